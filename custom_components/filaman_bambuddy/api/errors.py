@@ -33,7 +33,18 @@ class MissingPermissionError(AuthenticationError):
 
 
 class ApiConnectionError(ApiError):
-    """The server could not be reached or the connection broke (DNS, refused, reset)."""
+    """The server could not be reached or the connection broke (DNS, refused, reset).
+
+    ``request_sent`` is ``False`` only when the connection could not be opened, so
+    the server cannot have acted on the request. After a timeout or a reset it is
+    ``True``: a write may or may not have been applied.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, request_sent: bool = True
+    ) -> None:
+        super().__init__(message, status=status)
+        self.request_sent = request_sent
 
 
 class ApiTimeoutError(ApiConnectionError):
@@ -61,3 +72,10 @@ class ServerError(ApiError):
 
 class ProtocolError(ApiError):
     """The server answered with something that is not the documented shape."""
+
+
+class IncompleteListingError(ApiError):
+    """A paged listing changed while it was read (total moved, page missing).
+
+    Callers that decide deletions from a listing must treat it as unknown.
+    """

@@ -1,0 +1,216 @@
+"""One JSON-over-HTTP helper for both clients: URLs, timeouts and error mapping.
+
+Status codes and the servers' real error bodies are translated here, once:
+Bambuddy ``{"detail": "text"}``, FilaMan ``{"detail": {"code", "message"}}``,
+FastAPI 422 ``{"detail": [{"loc", "msg"}]}`` and FilaMan's CSRF ``{"code", "message"}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+import json
+import logging
+import re
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from .errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiTimeoutError,
+    AuthenticationError,
+    MissingPermissionError,
+    NotFoundError,
+    ProtocolError,
+    RejectedError,
+    ServerError,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+_MAX_DETAIL_CHARS = 300
+# Bambuddy: "API key does not have 'can_manage_inventory' permission";
+# FilaMan: "Permission 'spools:edit' required".
+_PERMISSION = re.compile(r"permission", re.IGNORECASE)
+_QUOTED = re.compile(r"'([A-Za-z0-9_.:-]+)'")
+
+type QueryValue = str | int | float
+type Query = Mapping[str, QueryValue]
+
+
+def normalize_base_url(base_url: str | URL) -> URL:
+    """Server root without query, fragment, trailing slash or a pasted ``/api/v1``."""
+    url = URL(str(base_url).strip())
+    if not url.absolute or url.scheme not in ("http", "https"):
+        raise ValueError("base URL must be an absolute http(s) URL")
+    path = url.path.rstrip("/")
+    path = path.removesuffix(API_PREFIX).rstrip("/")
+    return url.with_path(path or "/").with_query(None).with_fragment(None)
+
+
+def api_url(base_url: URL, path: str) -> URL:
+    """``base + /api/v1 + path``, keeping the path's trailing slash exactly as given."""
+    return base_url.with_path(base_url.path.rstrip("/") + API_PREFIX + path)
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every non-empty secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _validation_summary(items: list[Any]) -> str:
+    parts = []
+    for item in items:
+        if isinstance(item, Mapping):
+            loc = item.get("loc")
+            where = ".".join(str(part) for part in loc) if isinstance(loc, list) else ""
+            msg = str(item.get("msg", "invalid"))
+            parts.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(parts) or "validation error"
+
+
+def describe_error_body(body: Any) -> tuple[str, str | None]:
+    """A readable one-line detail and the machine code, from either server's error body."""
+    if isinstance(body, Mapping):
+        detail = body.get("detail", body)
+        if isinstance(detail, str):
+            return detail, None
+        if isinstance(detail, list):
+            return _validation_summary(detail), "validation_error"
+        if isinstance(detail, Mapping):
+            code = detail.get("code")
+            message = detail.get("message")
+            code_text = code if isinstance(code, str) else None
+            if isinstance(message, str):
+                return message, code_text
+            if code_text:
+                return code_text, code_text
+    return "", None
+
+
+def _permission_in(detail: str) -> str | None:
+    if not _PERMISSION.search(detail):
+        return None
+    match = _QUOTED.search(detail)
+    return match.group(1) if match else None
+
+
+def error_for_status(status: int, body: Any, what: str) -> ApiError:
+    """The exception for an unsuccessful HTTP status and its decoded body."""
+    detail, code = describe_error_body(body)
+    detail = detail[:_MAX_DETAIL_CHARS]
+    message = f"{what}: HTTP {status}" + (f": {detail}" if detail else "")
+    if status == 401:
+        return AuthenticationError(message, status=status)
+    if status == 403:
+        permission = _permission_in(detail)
+        if permission is not None:
+            return MissingPermissionError(message, permission=permission, status=status)
+        return AuthenticationError(message, status=status)
+    if status == 404:
+        return NotFoundError(message, status=status)
+    if status >= 500:
+        return ServerError(message, status=status)
+    if 400 <= status < 500:
+        return RejectedError(message, status=status, detail=detail or code or f"HTTP {status}")
+    return ProtocolError(message, status=status)
+
+
+def connection_error(err: BaseException, what: str) -> ApiConnectionError:
+    """Map an aiohttp/asyncio transport failure; the text never includes a URL."""
+    if isinstance(err, TimeoutError):
+        return ApiTimeoutError(f"{what}: timed out")
+    if isinstance(err, aiohttp.ClientConnectorError):
+        reason = err.os_error.strerror or type(err.os_error).__name__
+        return ApiConnectionError(f"{what}: cannot connect ({reason})", request_sent=False)
+    return ApiConnectionError(f"{what}: connection failed ({type(err).__name__})")
+
+
+def decode_json(text: str, what: str, status: int | None = None) -> Any:
+    """Parse a JSON body or raise :class:`ProtocolError`."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ProtocolError(f"{what}: response is not JSON", status=status) from None
+
+
+class JsonHttp:
+    """Sends JSON requests below ``<base>/api/v1`` with fixed headers and a timeout.
+
+    No retries happen here: callers decide, because some writes (FilaMan
+    consumptions) have no idempotency.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str | URL,
+        *,
+        headers: Mapping[str, str],
+        request_timeout: float,
+        service: str,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        self.session = session
+        self.base_url = normalize_base_url(base_url)
+        self.headers = dict(headers)
+        self.timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self.service = service
+        self.secrets = tuple(secret for secret in secrets if secret)
+
+    def url(self, path: str) -> URL:
+        return api_url(self.base_url, path)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Query | None = None,
+        json_body: Any = None,
+        allow_empty: bool = False,
+    ) -> Any:
+        """Send one request; return the decoded JSON (``None`` for an allowed empty body)."""
+        what = f"{self.service} {method} {path}"
+        try:
+            async with self.session.request(
+                method,
+                self.url(path),
+                params=params,
+                json=json_body,
+                headers=self.headers,
+                timeout=self.timeout,
+            ) as response:
+                status = response.status
+                text = await response.text(errors="replace")
+        except (aiohttp.ClientError, TimeoutError) as err:
+            failure = connection_error(err, what)
+            _LOGGER.debug("%s", failure)
+            raise failure from None
+        try:
+            return self._decode(status, text, what, allow_empty=allow_empty)
+        except ApiError as err:
+            _LOGGER.debug("%s", redact(str(err), self.secrets))
+            raise
+
+    def _decode(self, status: int, text: str, what: str, *, allow_empty: bool) -> Any:
+        if 200 <= status < 300:
+            if not text.strip():
+                if allow_empty:
+                    return None
+                raise ProtocolError(f"{what}: empty response", status=status)
+            return decode_json(text, what, status)
+        try:
+            body: Any = json.loads(text) if text.strip() else None
+        except ValueError:
+            body = None
+        error = error_for_status(status, body, what)
+        if self.secrets:
+            error.args = (redact(str(error), self.secrets),)
+        raise error

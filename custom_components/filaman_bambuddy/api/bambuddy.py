@@ -1,0 +1,224 @@
+"""REST client for Bambuddy 1.2.5.2 (API.md §1-§9.1).
+
+Paths follow the server's trailing-slash rules exactly (``/printers/`` needs the
+slash, ``/inventory/*`` must not have it): the wrong form is a 404, not a redirect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import logging
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from ._coerce import as_list, as_object
+from ._http import JsonHttp
+from .bambuddy_ws import BambuddyWebSocket
+from .errors import RejectedError
+from .models_bambuddy import (
+    Assignment,
+    AuthStatus,
+    BambuddySettings,
+    BambuddySpool,
+    Printer,
+    PrinterStatus,
+    UsageRow,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+# NOT NULL spool columns: sending null for them is an HTTP 500 (API.md §4.2).
+NOT_NULL_SPOOL_FIELDS = frozenset(
+    {"material", "label_weight", "core_weight", "weight_used", "weight_locked"}
+)
+
+
+def _check_spool_fields(fields: Mapping[str, Any]) -> None:
+    nulls = sorted(key for key in NOT_NULL_SPOOL_FIELDS if key in fields and fields[key] is None)
+    if nulls:
+        raise ValueError(f"Bambuddy rejects null for {', '.join(nulls)} with HTTP 500")
+
+
+class BambuddyClient:
+    """Typed async access to one Bambuddy server, authenticated by ``X-API-Key``.
+
+    ``api_key`` may be ``None`` for servers with auth disabled (then any key passes,
+    so a key cannot be validated: check :meth:`auth_status`). Every call has a
+    ``request_timeout``; nothing is retried here.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str | URL,
+        api_key: str | None,
+        *,
+        request_timeout: float = 15,
+    ) -> None:
+        headers = {"Accept": "application/json"}
+        if api_key:
+            headers["X-API-Key"] = api_key
+        self._http = JsonHttp(
+            session,
+            base_url,
+            headers=headers,
+            request_timeout=request_timeout,
+            service="Bambuddy",
+            secrets=(api_key,),
+        )
+        self._session = session
+        self._request_timeout = request_timeout
+
+    def __repr__(self) -> str:
+        return f"BambuddyClient({str(self._http.base_url)!r})"
+
+    @property
+    def base_url(self) -> URL:
+        """The normalised server root (no trailing slash)."""
+        return self._http.base_url
+
+    async def _get_object(self, path: str, **params: str | int) -> Mapping[str, Any]:
+        return as_object(await self._http.request("GET", path, params=params), path)
+
+    async def _get_list(self, path: str, **params: str | int) -> list[Mapping[str, Any]]:
+        items = as_list(await self._http.request("GET", path, params=params), path)
+        return [as_object(item, path) for item in items]
+
+    # --- auth -----------------------------------------------------------------
+
+    async def auth_status(self) -> AuthStatus:
+        """Whether auth is enabled (public endpoint; no key needed)."""
+        return AuthStatus.from_json(await self._get_object("/auth/status"))
+
+    async def verify_key(self) -> None:
+        """Prove the key can read (``can_read_status``) with a real read.
+
+        ``/auth/me`` cannot be used: it claims full admin for any key. Raises
+        :class:`AuthenticationError` or :class:`MissingPermissionError`.
+        """
+        await self._get_list("/printers/")
+
+    async def verify_write_access(self) -> None:
+        """Prove the key may write inventory (``can_manage_inventory``) without writing.
+
+        Posts an empty spool: the scope dependency answers 403 before body
+        validation, so a 422 (``material`` missing) means the key may write.
+        Raises :class:`MissingPermissionError`/:class:`AuthenticationError` otherwise.
+        """
+        try:
+            created = await self._http.request("POST", "/inventory/spools", json_body={})
+        except RejectedError as err:
+            if err.status == 422:
+                return
+            raise
+        # A server that accepted an empty spool created one: remove it again.
+        if isinstance(created, Mapping) and isinstance(created.get("id"), int):
+            _LOGGER.debug("Write probe created spool %s; deleting it", created["id"])
+            await self.delete_spool(created["id"])
+
+    async def ws_token(self) -> str | None:
+        """Mint a WebSocket token (60 min, reusable). Auth-disabled servers also return one."""
+        data = as_object(await self._http.request("POST", "/auth/ws-token"), "/auth/ws-token")
+        token = data.get("token")
+        return token if isinstance(token, str) and token else None
+
+    def connect_websocket(
+        self,
+        token: str | None,
+        *,
+        ping_interval: float = 30.0,
+        pong_timeout: float = 10.0,
+    ) -> BambuddyWebSocket:
+        """A not-yet-connected WebSocket; use ``async with`` to open it."""
+        return BambuddyWebSocket(
+            self._session,
+            self._http.base_url,
+            token,
+            ping_interval=ping_interval,
+            pong_timeout=pong_timeout,
+            connect_timeout=self._request_timeout,
+        )
+
+    # --- printers ---------------------------------------------------------------
+
+    async def printers(self) -> list[Printer]:
+        """Every printer Bambuddy manages, by name."""
+        return [Printer.from_json(item) for item in await self._get_list("/printers/")]
+
+    async def printer(self, printer_id: int) -> Printer:
+        return Printer.from_json(await self._get_object(f"/printers/{printer_id}"))
+
+    async def printer_status(self, printer_id: int) -> PrinterStatus:
+        """The live status snapshot (``remaining_time`` in minutes)."""
+        return PrinterStatus.from_json(await self._get_object(f"/printers/{printer_id}/status"))
+
+    # --- spools -----------------------------------------------------------------
+
+    async def spools(self, include_archived: bool = True) -> list[BambuddySpool]:
+        """All inventory spools (archived ones too by default, so links are never missed)."""
+        items = await self._get_list(
+            "/inventory/spools", include_archived="true" if include_archived else "false"
+        )
+        return [BambuddySpool.from_json(item) for item in items]
+
+    async def spool(self, spool_id: int) -> BambuddySpool:
+        return BambuddySpool.from_json(await self._get_object(f"/inventory/spools/{spool_id}"))
+
+    async def create_spool(self, fields: Mapping[str, Any]) -> BambuddySpool:
+        """Create a spool (``material`` required). Raises ``ValueError`` for NOT NULL nulls."""
+        _check_spool_fields(fields)
+        data = await self._http.request("POST", "/inventory/spools", json_body=dict(fields))
+        return BambuddySpool.from_json(as_object(data, "created spool"))
+
+    async def patch_spool(self, spool_id: int, changes: Mapping[str, Any]) -> BambuddySpool:
+        """Partial update. Send ``weight_locked`` with ``weight_used`` (else it becomes true)."""
+        _check_spool_fields(changes)
+        data = await self._http.request(
+            "PATCH", f"/inventory/spools/{spool_id}", json_body=dict(changes)
+        )
+        return BambuddySpool.from_json(as_object(data, "patched spool"))
+
+    async def delete_spool(self, spool_id: int) -> None:
+        """Hard delete, including the spool's slot assignments."""
+        await self._http.request("DELETE", f"/inventory/spools/{spool_id}", allow_empty=True)
+
+    # --- assignments --------------------------------------------------------------
+
+    async def assignments(self, printer_id: int | None = None) -> list[Assignment]:
+        """Slot assignments (``configured`` is always false in this list)."""
+        params = {} if printer_id is None else {"printer_id": printer_id}
+        items = await self._get_list("/inventory/assignments", **params)
+        return [Assignment.from_json(item) for item in items]
+
+    async def assign(self, spool_id: int, printer_id: int, ams_id: int, tray_id: int) -> Assignment:
+        """Bind a spool to a slot; Bambuddy configures the AMS slot over MQTT."""
+        body = {
+            "spool_id": spool_id,
+            "printer_id": printer_id,
+            "ams_id": ams_id,
+            "tray_id": tray_id,
+        }
+        data = await self._http.request("POST", "/inventory/assignments", json_body=body)
+        return Assignment.from_json(as_object(data, "assignment"))
+
+    async def unassign(self, printer_id: int, ams_id: int, tray_id: int) -> None:
+        """Remove a slot binding (database only: the printer slot keeps its settings)."""
+        await self._http.request(
+            "DELETE", f"/inventory/assignments/{printer_id}/{ams_id}/{tray_id}", allow_empty=True
+        )
+
+    # --- usage and settings -------------------------------------------------------
+
+    async def usage(self, limit: int = 100, printer_id: int | None = None) -> list[UsageRow]:
+        """Newest-first usage rows; ``id`` is the only stable cursor."""
+        params: dict[str, str | int] = {"limit": limit}
+        if printer_id is not None:
+            params["printer_id"] = printer_id
+        items = await self._get_list("/inventory/usage", **params)
+        return [UsageRow.from_json(item) for item in items]
+
+    async def spoolman_settings(self) -> BambuddySettings:
+        """Spoolman mode: when enabled Bambuddy reports no ``spool_usage_logged``."""
+        return BambuddySettings.from_json(await self._get_object("/settings/spoolman"))

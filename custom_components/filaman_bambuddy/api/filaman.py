@@ -1,0 +1,228 @@
+"""REST client for FilaMan 1.2.20 (API.md §1-§7).
+
+Authentication is ``Authorization: ApiKey <key>``. FilaMan lets a ``session_id``
+cookie override the API key (and then demands CSRF tokens on writes), so the
+client must never carry cookies. It sets no cookies itself and FilaMan sets none
+for API-key requests; when the injected session may hold FilaMan cookies from
+elsewhere, give this client a session built with ``aiohttp.DummyCookieJar()``
+(in Home Assistant: ``async_create_clientsession(hass, cookie_jar=DummyCookieJar())``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+import logging
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from . import filaman_sse
+from ._coerce import as_list, as_object, objects, to_int
+from ._http import JsonHttp
+from .errors import IncompleteListingError, ProtocolError
+from .models_filaman import (
+    DriverHealth,
+    FilamanPrinter,
+    FilamanSpool,
+    Me,
+    PrinterParams,
+    SpoolEvent,
+    SpoolStatus,
+    SseEvent,
+    param_dict,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+PAGE_SIZE = 200
+LISTING_ATTEMPTS = 3
+
+
+class FilamanClient:
+    """Typed async access to one FilaMan server. Nothing is retried except complete
+    re-reads of a listing that changed while it was being paged."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str | URL,
+        api_key: str,
+        *,
+        request_timeout: float = 15,
+    ) -> None:
+        self._session = session
+        self._http = JsonHttp(
+            session,
+            base_url,
+            headers={"Authorization": f"ApiKey {api_key}", "Accept": "application/json"},
+            request_timeout=request_timeout,
+            service="FilaMan",
+            secrets=(api_key,),
+        )
+        self._request_timeout = request_timeout
+
+    def __repr__(self) -> str:
+        return f"FilamanClient({str(self._http.base_url)!r})"
+
+    @property
+    def base_url(self) -> URL:
+        """The normalised server root (no trailing slash)."""
+        return self._http.base_url
+
+    async def _get_object(self, path: str, **params: str | int) -> Mapping[str, Any]:
+        return as_object(await self._http.request("GET", path, params=params), path)
+
+    async def _get_list(self, path: str, **params: str | int) -> list[Mapping[str, Any]]:
+        items = as_list(await self._http.request("GET", path, params=params), path)
+        return [as_object(item, path) for item in items]
+
+    async def _all_pages(self, path: str, **params: str | int) -> list[Mapping[str, Any]]:
+        """Every item of a paged listing, read again if it changed while paging."""
+        for attempt in range(1, LISTING_ATTEMPTS + 1):
+            try:
+                return await self._read_pages(path, params)
+            except IncompleteListingError as err:
+                if attempt == LISTING_ATTEMPTS:
+                    raise
+                _LOGGER.debug("%s; reading the listing again", err)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _read_pages(
+        self, path: str, params: Mapping[str, str | int]
+    ) -> list[Mapping[str, Any]]:
+        items: dict[int, Mapping[str, Any]] = {}
+        total: int | None = None
+        page = 1
+        while True:
+            envelope = await self._get_object(
+                path, **params, page=page, page_size=PAGE_SIZE, sort_by="id", sort_order="asc"
+            )
+            page_total = to_int(envelope.get("total"))
+            page_items = envelope.get("items")
+            if page_total is None or not isinstance(page_items, list):
+                raise ProtocolError(f"FilaMan {path} page {page}: not a paging envelope")
+            if total is None:
+                total = page_total
+            elif page_total != total:
+                raise IncompleteListingError(
+                    f"FilaMan {path}: total changed from {total} to {page_total} while paging"
+                )
+            for item in objects(page_items):
+                item_id = to_int(item.get("id"))
+                if item_id is not None:
+                    items[item_id] = item
+            if len(items) >= total or not page_items:
+                break
+            page += 1
+        if len(items) != total:
+            raise IncompleteListingError(
+                f"FilaMan {path}: read {len(items)} distinct items, server reports {total}"
+            )
+        return list(items.values())
+
+    # --- identity -----------------------------------------------------------------
+
+    async def me(self) -> Me:
+        """The key's user, roles and permissions (401 for a bad key)."""
+        return Me.from_json(await self._get_object("/me"))
+
+    # --- spools -------------------------------------------------------------------
+
+    async def spools(self, include_archived: bool = False) -> list[FilamanSpool]:
+        """Every spool, from all pages; returns only when the listing is complete.
+
+        Raises :class:`IncompleteListingError` if the listing kept changing while
+        it was read: callers may decide deletions only from a returned list.
+        """
+        items = await self._all_pages(
+            "/spools", include_archived="true" if include_archived else "false"
+        )
+        return [FilamanSpool.from_json(item) for item in items]
+
+    async def spool(self, spool_id: int) -> FilamanSpool:
+        """One spool (archived ones too)."""
+        return FilamanSpool.from_json(await self._get_object(f"/spools/{spool_id}"))
+
+    async def spool_statuses(self) -> list[SpoolStatus]:
+        return [SpoolStatus.from_json(item) for item in await self._get_list("/spools/statuses")]
+
+    async def add_consumption(
+        self, spool_id: int, grams: float, event_at: datetime, note: str | None = None
+    ) -> SpoolEvent:
+        """Debit ``grams`` (> 0) from a spool at ``event_at`` (timezone-aware).
+
+        Never retried: FilaMan has no idempotency key, so a retry could debit twice.
+        On :class:`ApiConnectionError` with ``request_sent`` true the debit may or
+        may not have been applied. A merge into a recent consumption returns that
+        event (same ``id``, ``aggregation_count > 1``).
+        """
+        if not grams > 0:
+            raise ValueError("grams must be positive (FilaMan deducts any sign)")
+        if event_at.tzinfo is None or event_at.utcoffset() is None:
+            raise ValueError("event_at must be timezone-aware")
+        body: dict[str, Any] = {"delta_weight_g": grams, "event_at": event_at.isoformat()}
+        if note is not None:
+            body["note"] = note
+        data = await self._http.request("POST", f"/spools/{spool_id}/consumptions", json_body=body)
+        return SpoolEvent.from_json(as_object(data, "consumption event"))
+
+    # --- printers -------------------------------------------------------------------
+
+    async def printers(self) -> list[FilamanPrinter]:
+        """Every printer, from all pages (list entries have no ``driver_config``)."""
+        return [FilamanPrinter.from_json(item) for item in await self._all_pages("/printers")]
+
+    async def printer(self, printer_id: int) -> FilamanPrinter:
+        """One printer with its ``driver_config`` (holds a Bambuddy key: never log it)."""
+        return FilamanPrinter.from_json(await self._get_object(f"/printers/{printer_id}"))
+
+    async def driver_health(self, printer_id: int, refresh: bool = False) -> DriverHealth:
+        """Whether FilaMan's own driver (e.g. its Bambuddy plugin) runs for the printer."""
+        params = {"refresh": 1} if refresh else {}
+        return DriverHealth.from_json(
+            await self._get_object(f"/printers/{printer_id}/driver/health", **params)
+        )
+
+    async def params_export(self, printer_id: int) -> PrinterParams:
+        """All spool and filament params of one FilaMan printer in one call."""
+        return PrinterParams.from_json(
+            await self._get_object(f"/printers/{printer_id}/params/export")
+        )
+
+    async def spool_printer_params(self, spool_id: int, printer_id: int) -> dict[str, str]:
+        """Spool-level params for one printer (``param_key`` → string value)."""
+        items = await self._get_list(f"/spools/{spool_id}/printer-params", printer_id=printer_id)
+        return param_dict([item for item in items if _for_printer(item, printer_id)])
+
+    async def filament_printer_params(self, filament_id: int, printer_id: int) -> dict[str, str]:
+        """Filament-level params for one printer (``param_key`` → string value)."""
+        items = await self._get_list(
+            f"/filaments/{filament_id}/printer-params", printer_id=printer_id
+        )
+        return param_dict([item for item in items if _for_printer(item, printer_id)])
+
+    # --- change stream ------------------------------------------------------------
+
+    def events(
+        self,
+        *,
+        reconnect_every: float = 600.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 60.0,
+    ) -> AsyncIterator[SseEvent]:
+        """FilaMan change hints (see :func:`filaman_sse.events`)."""
+        return filaman_sse.events(
+            self._session,
+            self._http.base_url,
+            reconnect_every=reconnect_every,
+            connect_timeout=self._request_timeout,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+        )
+
+
+def _for_printer(item: Mapping[str, Any], printer_id: int) -> bool:
+    owner = to_int(item.get("printer_id"))
+    return owner is None or owner == printer_id
