@@ -1,0 +1,149 @@
+"""A print from start to usage tracking, in the event order of a real Bambuddy (API.md §10).
+
+print_start → printer_status RUNNING (progress steps) → printer_status FINISH/FAILED →
+print_complete (status only) → after `ws_usage_delay`: usage rows + spool_usage_logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .printer import Printer, PrintJob, global_tray_id
+
+if TYPE_CHECKING:
+    from .simulator import BambuddySimulator
+
+GCODE_FILE = "/data/Metadata/plate_1.gcode"
+ESTIMATED_MINUTES = 42
+TOTAL_LAYERS = 100
+# Progress points reported while printing; a failed print stops early, like the capture.
+COMPLETED_STEPS = (1.0, 40.0, 90.0)
+FAILED_STEPS = (1.0, 30.0)
+FAILED_AT = 31.0
+
+
+@dataclass(frozen=True)
+class PrintRequest:
+    """What to print and how it ends."""
+
+    name: str
+    grams: dict[tuple[int, int], float]
+    status: str
+    duration: float
+    slot_ids: dict[tuple[int, int], int]
+    legacy_weights: Literal["float", "dict"] | None
+
+
+async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequest) -> None:
+    succeeded = request.status == "completed"
+    steps = COMPLETED_STEPS if succeeded else FAILED_STEPS
+    pause = request.duration / (len(steps) + 1)
+    start_remain = _remain_before(printer, request.grams)
+
+    printer.job = PrintJob(
+        state="RUNNING",
+        current_print=request.name,
+        subtask_name=request.name,
+        gcode_file=GCODE_FILE,
+        progress=steps[0],
+        remaining_time=ESTIMATED_MINUTES,
+        layer_num=0,
+        total_layers=TOTAL_LAYERS,
+        stg_cur=0,
+        stg_cur_name="Printing",
+        current_plate_id=1,
+        cover_url=f"/api/v1/printers/{printer.id}/cover",
+    )
+    printer.bed, printer.bed_target, printer.nozzle, printer.nozzle_target = (
+        55.0,
+        55.0,
+        220.0,
+        220.0,
+    )
+    if request.grams:
+        printer.tray_now = global_tray_id(*next(iter(request.grams)))
+    sim.broadcast(
+        {
+            "type": "print_start",
+            "printer_id": printer.id,
+            "data": {
+                "filename": GCODE_FILE,
+                "subtask_name": request.name,
+                "remaining_time": ESTIMATED_MINUTES * 60,  # seconds here, minutes in status
+                "raw_data": printer.raw_push_status(),
+                "ams_mapping": None,
+            },
+        }
+    )
+    for progress in steps:
+        _advance(printer, request, start_remain, progress)
+        sim.publish_status(printer)
+        await asyncio.sleep(pause)
+
+    final_progress = 100.0 if succeeded else FAILED_AT
+    _advance(printer, request, start_remain, final_progress)
+    job = printer.job
+    job.state = "FINISH" if succeeded else "FAILED"
+    job.remaining_time = 0
+    job.stg_cur, job.stg_cur_name, job.cover_url = 255, None, None
+    job.awaiting_plate_clear = succeeded
+    printer.bed_target = printer.nozzle_target = 0.0
+    printer.tray_now = 255
+    sim.publish_status(printer)
+    sim.broadcast(
+        {
+            "type": "print_complete",
+            "printer_id": printer.id,
+            "data": _complete_data(printer, request),
+        }
+    )
+    if request.legacy_weights is not None:
+        return  # old servers had no usage tracker
+    await asyncio.sleep(sim.ws_usage_delay)
+    sim.log_usage(printer, request.name, request.grams, request.status, request.slot_ids)
+
+
+def _complete_data(printer: Printer, request: PrintRequest) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "status": request.status,
+        "filename": GCODE_FILE,
+        "subtask_name": request.name,
+        "timelapse_was_active": False,
+    }
+    if request.legacy_weights == "float":
+        data |= {"printer_id": printer.id, "weight_used": round(sum(request.grams.values()), 2)}
+    elif request.legacy_weights == "dict":
+        weights = {f"{ams}-{tray}": grams for (ams, tray), grams in request.grams.items()}
+        data |= {"printer_id": printer.id, "weight_used": weights}
+    return data
+
+
+def _remain_before(
+    printer: Printer, grams: dict[tuple[int, int], float]
+) -> dict[tuple[int, int], int]:
+    remain: dict[tuple[int, int], int] = {}
+    for slot in grams:
+        tray = printer.tray_at(*slot)
+        if tray is not None:
+            remain[slot] = tray.remain
+    return remain
+
+
+def _advance(
+    printer: Printer,
+    request: PrintRequest,
+    start_remain: dict[tuple[int, int], int],
+    progress: float,
+) -> None:
+    """Move the job to `progress` % and lower the trays' remain% accordingly."""
+    printer.job.progress = progress
+    printer.job.layer_num = int(progress * TOTAL_LAYERS / 100) if progress > 1 else 0
+    share = progress / 100 if request.status == "completed" else progress / FAILED_AT
+    for slot, before in start_remain.items():
+        tray = printer.tray_at(*slot)
+        if tray is None or before < 0:
+            continue  # unknown remain (-1) stays unknown
+        used_percent = request.grams[slot] / 10  # remain% is relative to a 1 kg spool
+        tray.remain = max(0, round(before - used_percent * min(share, 1.0)))

@@ -1,0 +1,108 @@
+"""The WebSocket at /api/v1/ws: one ordered outgoing queue per client, JSON-object frames in."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import contextlib
+from dataclasses import dataclass, field
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class WsClient:
+    """One accepted socket. Frames go through `outbox` so every client sees events in order."""
+
+    request: web.Request
+    socket: web.WebSocketResponse
+    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a close frame, as Bambuddy does on bad frames."""
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()
+
+
+class WsHub:
+    """Accepts sockets, answers ping/get_status and fans events out to every client."""
+
+    def __init__(self) -> None:
+        self.clients: set[WsClient] = set()
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.publish_raw(json.dumps(event))
+
+    def publish_raw(self, text: str) -> None:
+        for client in self.clients:
+            client.outbox.put_nowait(text)
+
+    def drop_all(self) -> None:
+        for client in list(self.clients):
+            client.abort()
+
+    async def serve(
+        self,
+        request: web.Request,
+        *,
+        snapshots: Callable[[], list[dict[str, Any]]],
+        snapshot_for: Callable[[int], dict[str, Any] | None],
+    ) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        client = WsClient(request, socket)
+        for frame in snapshots():
+            client.outbox.put_nowait(json.dumps(frame))
+        self.clients.add(client)
+        sender = asyncio.create_task(self._send_loop(client), name="bambuddy-sim-ws-sender")
+        try:
+            async for message in socket:
+                if message.type is not WSMsgType.TEXT or not self._answer(
+                    client, message.data, snapshot_for
+                ):
+                    client.abort()
+                    break
+        finally:
+            self.clients.discard(client)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+        return socket
+
+    def _answer(
+        self,
+        client: WsClient,
+        text: str,
+        snapshot_for: Callable[[int], dict[str, Any] | None],
+    ) -> bool:
+        """Handle one client frame; False when it is not a JSON object (drop the socket)."""
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError:
+            return False
+        if not isinstance(payload, dict):
+            return False
+        kind = payload.get("type")
+        if kind == "ping":
+            client.outbox.put_nowait(json.dumps({"type": "pong"}))
+        elif kind == "get_status" and isinstance(payload.get("printer_id"), int):
+            frame = snapshot_for(payload["printer_id"])
+            if frame is not None:
+                client.outbox.put_nowait(json.dumps(frame))
+        return True
+
+    @staticmethod
+    async def _send_loop(client: WsClient) -> None:
+        while True:
+            text = await client.outbox.get()
+            try:
+                await client.socket.send_str(text)
+            except (ConnectionError, RuntimeError) as exc:
+                _LOGGER.debug("WebSocket send failed: %s", exc)
+                return
