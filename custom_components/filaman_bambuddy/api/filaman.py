@@ -10,7 +10,7 @@ elsewhere, give this client a session built with ``aiohttp.DummyCookieJar()``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from datetime import datetime
 import logging
 from typing import Any
@@ -211,7 +211,7 @@ class FilamanClient:
         reconnect_every: float = 600.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
-    ) -> AsyncIterator[SseEvent]:
+    ) -> AsyncGenerator[SseEvent]:
         """FilaMan change hints (see :func:`filaman_sse.events`)."""
         return filaman_sse.events(
             self._session,

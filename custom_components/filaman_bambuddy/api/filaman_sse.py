@@ -10,7 +10,7 @@ exponential backoff after failures, and yields a synthetic
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 import json
 import logging
@@ -77,7 +77,7 @@ async def events(
     connect_timeout: float = 15.0,
     backoff_initial: float = 1.0,
     backoff_max: float = 60.0,
-) -> AsyncIterator[SseEvent]:
+) -> AsyncGenerator[SseEvent]:
     """Yield FilaMan change hints forever; stop by cancelling or ``aclose()``.
 
     Failures are logged once (warning) until the stream is back (info).
@@ -121,7 +121,7 @@ async def _one_connection(
     connection: _Connection,
     reconnect_every: float,
     connect_timeout: float,
-) -> AsyncIterator[SseEvent]:
+) -> AsyncGenerator[SseEvent]:
     """Events of one HTTP stream, until the server ends it or ``reconnect_every`` passes."""
     what = "FilaMan GET /events/stream"
     loop = asyncio.get_running_loop()
