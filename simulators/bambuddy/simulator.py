@@ -25,6 +25,7 @@ from aiohttp import web
 from . import printing
 from .app import build_app
 from .auth import HttpError
+from .demo import seed_demo
 from .faults import Faults
 from .inventory import normalise_tag
 from .printer import (
@@ -198,6 +199,10 @@ class BambuddySimulator:
             self.db.ws_tokens[token] = utc_now()
 
     # --- printers -----------------------------------------------------------------------
+
+    def seed_demo(self) -> int:
+        """Add the demo printer "Workshop X1C" (see demo.py); returns its id."""
+        return seed_demo(self)
 
     def add_printer(
         self,
