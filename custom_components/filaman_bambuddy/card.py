@@ -1,0 +1,124 @@
+"""Serve the AMS dashboard card and keep its Lovelace resource current.
+
+The card's JavaScript ships inside the integration (frontend/). Home Assistant serves that folder
+under /filaman_bambuddy/, and in storage mode one Lovelace resource points at the card with the
+integration's version in the URL, so a browser fetches the new file after an upgrade instead of a
+cached old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+import logging
+from pathlib import Path
+from typing import Final
+
+from homeassistant.components.http.server import StaticPathConfig
+from homeassistant.components.lovelace.const import LOVELACE_DATA, MODE_STORAGE
+from homeassistant.components.lovelace.resources import ResourceStorageCollection
+from homeassistant.core import HomeAssistant
+from homeassistant.loader import async_get_integration
+from homeassistant.util.hass_dict import HassKey
+from yarl import URL
+
+from .const import DOMAIN
+
+_LOGGER = logging.getLogger(__name__)
+
+FRONTEND_DIR: Final = Path(__file__).parent / "frontend"
+CARD_FILENAME: Final = "filaman-bambuddy-ams-card.js"
+STATIC_URL_BASE: Final = f"/{DOMAIN}"
+CARD_URL_PATH: Final = f"{STATIC_URL_BASE}/{CARD_FILENAME}"
+RESOURCE_TYPE: Final = "module"
+
+
+@dataclass(slots=True)
+class _CardRegistration:
+    """What this Home Assistant run has already done for the card."""
+
+    static_path_served: bool = False
+    yaml_hint_logged: bool = False
+    # Two entries set up at once must not create two resources.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+_CARD_DATA: HassKey[_CardRegistration] = HassKey(f"{DOMAIN}_card")
+
+
+def _registration(hass: HomeAssistant) -> _CardRegistration:
+    return hass.data.setdefault(_CARD_DATA, _CardRegistration())
+
+
+def is_card_url(url: str) -> bool:
+    """Whether a resource URL points at our card, whatever version it carries."""
+    return URL(url).path == CARD_URL_PATH
+
+
+async def card_resource_url(hass: HomeAssistant) -> str:
+    """The card's URL with the installed integration version as cache buster."""
+    integration = await async_get_integration(hass, DOMAIN)
+    return f"{CARD_URL_PATH}?v={integration.version or '0'}"
+
+
+async def async_register_card(hass: HomeAssistant) -> None:
+    """Serve the card and add or update its Lovelace resource. Safe to call more than once."""
+    registration = _registration(hass)
+    async with registration.lock:
+        if not registration.static_path_served:
+            await hass.http.async_register_static_paths(
+                # No long-lived cache headers: the resource URL carries the version, and a
+                # hand-added YAML resource without it must still pick up a new file.
+                [StaticPathConfig(STATIC_URL_BASE, str(FRONTEND_DIR), cache_headers=False)]
+            )
+            registration.static_path_served = True
+        await _async_ensure_resource(hass, registration)
+
+
+async def _async_ensure_resource(hass: HomeAssistant, registration: _CardRegistration) -> None:
+    lovelace = hass.data.get(LOVELACE_DATA)
+    if lovelace is None:
+        _LOGGER.debug("Lovelace is not loaded; the AMS card resource is not registered")
+        return
+    url = await card_resource_url(hass)
+    resources = lovelace.resources
+    if lovelace.resource_mode != MODE_STORAGE or not isinstance(
+        resources, ResourceStorageCollection
+    ):
+        already_added = any(is_card_url(item.get("url", "")) for item in resources.async_items())
+        if not already_added and not registration.yaml_hint_logged:
+            registration.yaml_hint_logged = True
+            _LOGGER.info(
+                "Lovelace resources are managed in YAML; to use the AMS card add to "
+                "configuration.yaml: lovelace: resources: - url: %s type: %s",
+                url,
+                RESOURCE_TYPE,
+            )
+        return
+
+    await resources.async_get_info()  # loads the collection from storage on first use
+    ours = [item for item in resources.async_items() if is_card_url(item["url"])]
+    if not ours:
+        await resources.async_create_item({"res_type": RESOURCE_TYPE, "url": url})
+        _LOGGER.debug("Added Lovelace resource %s", url)
+        return
+    keep, *duplicates = ours
+    if keep["url"] != url or keep.get("type") != RESOURCE_TYPE:
+        await resources.async_update_item(keep["id"], {"res_type": RESOURCE_TYPE, "url": url})
+        _LOGGER.debug("Updated Lovelace resource %s to %s", keep["url"], url)
+    for duplicate in duplicates:
+        await resources.async_delete_item(duplicate["id"])
+
+
+async def async_unregister_card(hass: HomeAssistant) -> None:
+    """Remove our Lovelace resource (storage mode); the static path lives until restart."""
+    lovelace = hass.data.get(LOVELACE_DATA)
+    if lovelace is None or not isinstance(lovelace.resources, ResourceStorageCollection):
+        return
+    resources = lovelace.resources
+    async with _registration(hass).lock:
+        await resources.async_get_info()
+        for item in list(resources.async_items()):
+            if is_card_url(item["url"]):
+                await resources.async_delete_item(item["id"])
+                _LOGGER.debug("Removed Lovelace resource %s", item["url"])
