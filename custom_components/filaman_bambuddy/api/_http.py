@@ -119,6 +119,8 @@ def error_for_status(status: int, body: Any, what: str) -> ApiError:
         return ServerError(message, status=status)
     if 400 <= status < 500:
         return RejectedError(message, status=status, detail=detail or code or f"HTTP {status}")
+    if 300 <= status < 400:
+        return ProtocolError(f"{what}: redirected (HTTP {status}); check the URL", status=status)
     return ProtocolError(message, status=status)
 
 
@@ -186,6 +188,8 @@ class JsonHttp:
                 json=json_body,
                 headers=self.headers,
                 timeout=self.timeout,
+                # Never follow redirects: they could carry the key to another origin.
+                allow_redirects=False,
             ) as response:
                 status = response.status
                 text = await response.text(errors="replace")
