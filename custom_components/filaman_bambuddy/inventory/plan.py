@@ -1,0 +1,203 @@
+"""Desired vs actual Bambuddy spools → the writes that reconcile them (pure).
+
+Rules (seed §15/§16 bugs we must not repeat):
+
+* The diff is against Bambuddy's **current** state and a PATCH carries only the
+  fields that differ, compared tolerantly (floats to 0.005, blank = ``None``,
+  colours and tags case-insensitively), so a second sync makes no writes.
+* A linked Bambuddy spool (``note == "filaman:<id>"``) is deleted only when the
+  FilaMan listing was complete (``listed_filaman_ids`` is not ``None``) and its
+  FilaMan spool is not in it (archived or gone). Nothing decides a delete from a
+  failed write: deletes are planned before any write happens.
+* Spools without a ``filaman:`` note are never touched by a normal sync.
+* Several Bambuddy spools with one link are reduced to one: the one assigned to a
+  slot wins, then an active one, then the lowest id. Duplicates are deleted only
+  when the assignments are known and the listing is complete.
+* A twin that a user archived in Bambuddy while its FilaMan spool is still
+  active is **restored** (un-archived) and patched rather than recreated: that
+  keeps its Bambuddy id, slot assignments and usage history, and FilaMan stays
+  the single source of truth for which spools exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+import math
+from typing import Any, Literal
+
+from ..api.models_bambuddy import BambuddySpool
+from .mapping import DesiredSpool
+
+FLOAT_TOLERANCE = 0.005
+CASE_INSENSITIVE_FIELDS = frozenset({"rgba", "tag_uid"})
+
+DeleteReason = Literal["filaman_spool_gone", "duplicate", "full_resync"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolCreate:
+    filaman_id: int
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolUpdate:
+    """Bring an existing twin in line: restore it first if archived, then PATCH ``changes``."""
+
+    bambuddy_id: int
+    filaman_id: int
+    changes: Mapping[str, Any]
+    restore: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolDelete:
+    bambuddy_id: int
+    filaman_id: int | None
+    reason: DeleteReason
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlan:
+    creates: tuple[SpoolCreate, ...] = ()
+    updates: tuple[SpoolUpdate, ...] = ()
+    deletes: tuple[SpoolDelete, ...] = ()
+    unchanged: int = 0
+    kept_links: Mapping[int, int] = field(default_factory=dict)
+    """FilaMan id → Bambuddy id of every twin this plan keeps (updated or unchanged)."""
+
+    @property
+    def write_count(self) -> int:
+        return len(self.creates) + len(self.updates) + len(self.deletes)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def values_equal(key: str, wanted: Any, actual: Any) -> bool:
+    """Whether Bambuddy's ``actual`` value already is what we would send."""
+    if _blank(wanted) or _blank(actual):
+        return _blank(wanted) and _blank(actual)
+    if isinstance(wanted, bool) or isinstance(actual, bool):
+        return isinstance(wanted, bool) and isinstance(actual, bool) and wanted == actual
+    if isinstance(wanted, int | float):
+        if not isinstance(actual, int | float):
+            return False
+        return math.isclose(float(wanted), float(actual), rel_tol=0.0, abs_tol=FLOAT_TOLERANCE)
+    wanted_text = str(wanted).strip()
+    actual_text = str(actual).strip()
+    if key in CASE_INSENSITIVE_FIELDS:
+        return wanted_text.upper() == actual_text.upper()
+    return wanted_text == actual_text
+
+
+def changed_fields(desired: DesiredSpool, actual: BambuddySpool) -> dict[str, Any]:
+    """The desired fields whose Bambuddy value differs."""
+    changes = {
+        key: value
+        for key, value in desired.fields.items()
+        if not values_equal(key, value, getattr(actual, key, None))
+    }
+    if "weight_used" in changes and "weight_locked" in desired.fields:
+        # A PATCH with weight_used but without weight_locked auto-locks: always say it.
+        changes["weight_locked"] = desired.fields["weight_locked"]
+    return changes
+
+
+def _keeper(twins: Sequence[BambuddySpool], assigned: Collection[int]) -> BambuddySpool:
+    """Assigned to a slot first, then active, then the lowest id."""
+    return min(twins, key=lambda spool: (spool.id not in assigned, spool.archived, spool.id))
+
+
+def linked_groups(actual: Sequence[BambuddySpool]) -> dict[int, list[BambuddySpool]]:
+    """Bambuddy spools by the FilaMan id in their note (unlinked spools left out)."""
+    groups: dict[int, list[BambuddySpool]] = {}
+    for spool in actual:
+        filaman_id = spool.filaman_id
+        if filaman_id is not None:
+            groups.setdefault(filaman_id, []).append(spool)
+    return groups
+
+
+def has_duplicate_links(actual: Sequence[BambuddySpool]) -> bool:
+    """Whether any FilaMan spool has more than one Bambuddy twin (then assignments matter)."""
+    return any(len(twins) > 1 for twins in linked_groups(actual).values())
+
+
+def plan_sync(
+    desired: Sequence[DesiredSpool],
+    actual: Sequence[BambuddySpool],
+    *,
+    listed_filaman_ids: Collection[int] | None,
+    assigned_bambuddy_ids: Collection[int] | None = None,
+) -> SyncPlan:
+    """Plan a normal sync.
+
+    ``desired``: mapped FilaMan spools. ``actual``: every Bambuddy spool, archived
+    ones included. ``listed_filaman_ids``: every id of a complete, successful
+    FilaMan listing of non-archived spools, or ``None`` when that listing is not
+    known to be complete (then nothing is deleted). ``assigned_bambuddy_ids``:
+    Bambuddy spools assigned to a slot, or ``None`` when unknown (then duplicates
+    are kept and only the chosen one is updated).
+    """
+    wanted = {item.filaman_id: item for item in desired}
+    groups = linked_groups(actual)
+    can_delete = listed_filaman_ids is not None
+    listed = set(listed_filaman_ids or ())
+    assigned = set(assigned_bambuddy_ids or ())
+    creates: list[SpoolCreate] = []
+    updates: list[SpoolUpdate] = []
+    deletes: list[SpoolDelete] = []
+    kept: dict[int, int] = {}
+    unchanged = 0
+
+    for filaman_id, twins in sorted(groups.items()):
+        if can_delete and filaman_id not in listed:
+            deletes += [SpoolDelete(s.id, filaman_id, "filaman_spool_gone") for s in twins]
+            continue
+        item = wanted.get(filaman_id)
+        if item is None:
+            continue  # listed but not mappable, or listing unknown: leave it alone
+        keeper = _keeper(twins, assigned)
+        kept[filaman_id] = keeper.id
+        if can_delete and assigned_bambuddy_ids is not None:
+            deletes += [
+                SpoolDelete(s.id, filaman_id, "duplicate") for s in twins if s is not keeper
+            ]
+        changes = changed_fields(item, keeper)
+        if changes or keeper.archived:
+            updates.append(SpoolUpdate(keeper.id, filaman_id, changes, restore=keeper.archived))
+        else:
+            unchanged += 1
+
+    for filaman_id, item in sorted(wanted.items()):
+        if filaman_id not in groups:
+            creates.append(SpoolCreate(filaman_id, item.create_body()))
+
+    return SyncPlan(
+        creates=tuple(creates),
+        updates=tuple(updates),
+        deletes=tuple(deletes),
+        unchanged=unchanged,
+        kept_links=kept,
+    )
+
+
+def plan_full_resync(desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]) -> SyncPlan:
+    """Delete every Bambuddy spool (unlinked ones too, as the seed does), create all anew.
+
+    Assignments and Bambuddy usage history of the deleted spools are lost; only
+    ever run this on an explicit user request.
+    """
+    return SyncPlan(
+        creates=tuple(
+            SpoolCreate(item.filaman_id, item.create_body())
+            for item in sorted(desired, key=lambda item: item.filaman_id)
+        ),
+        deletes=tuple(
+            SpoolDelete(spool.id, spool.filaman_id, "full_resync")
+            for spool in sorted(actual, key=lambda spool: spool.id)
+        ),
+    )

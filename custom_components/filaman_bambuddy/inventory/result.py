@@ -1,0 +1,59 @@
+"""The outcome of one inventory sync run (for service responses and sensors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+SyncStatus = Literal["success", "partial", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """Counts of one run. ``complete``: the listings were read and no write failed."""
+
+    reason: str
+    full_resync: bool
+    created: int
+    updated: int
+    deleted: int
+    unchanged: int
+    failed: int
+    duration_s: float
+    started_at: datetime
+    finished_at: datetime
+    complete: bool
+    error: str | None
+    linked: int | None = None
+    """Linked Bambuddy spools after the run (``None`` if the run could not tell)."""
+
+    @property
+    def status(self) -> SyncStatus:
+        """``success``; ``partial`` (some writes failed); ``failed`` (nothing reconciled)."""
+        if self.error is not None:
+            return "failed"
+        return "success" if self.complete else "partial"
+
+    @property
+    def writes(self) -> int:
+        return self.created + self.updated + self.deleted
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (ISO 8601 UTC timestamps) for service responses."""
+        return {
+            "reason": self.reason,
+            "full_resync": self.full_resync,
+            "status": self.status,
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "linked": self.linked,
+            "duration_s": round(self.duration_s, 3),
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "complete": self.complete,
+            "error": self.error,
+        }

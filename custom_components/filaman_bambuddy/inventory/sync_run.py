@@ -1,0 +1,257 @@
+"""One inventory sync run: read both sides, plan, write with bounded concurrency.
+
+Printer params are read with one ``params_export`` call per run rather than
+cached per filament: FilaMan publishes no SSE event for param writes, so a cache
+could only go stale silently, and one request per run is cheap (N+1 per-spool
+reads are what the export avoids). When the export fails the temperatures are
+left out of the desired fields, which leaves Bambuddy's values untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import logging
+import time
+
+from ..api.bambuddy import BambuddyClient
+from ..api.errors import ApiError, NotFoundError
+from ..api.filaman import FilamanClient
+from ..api.models_bambuddy import BambuddySpool
+from ..api.models_filaman import FilamanSpool, PrinterParams
+from .mapping import DesiredSpool, SpoolParams, desired_spool
+from .plan import (
+    SpoolCreate,
+    SpoolDelete,
+    SpoolUpdate,
+    SyncPlan,
+    has_duplicate_links,
+    plan_full_resync,
+    plan_sync,
+)
+from .result import SyncResult
+
+_LOGGER = logging.getLogger(__name__)
+
+
+async def restore_spool(bambuddy: BambuddyClient, spool_id: int) -> None:
+    """``POST /inventory/spools/{id}/restore`` (un-archive).
+
+    The client has no such method yet; use it when it appears, otherwise send the
+    request through the client's own transport (same auth, timeout and errors).
+    """
+    restore: Callable[[int], Awaitable[object]] | None = getattr(bambuddy, "restore_spool", None)
+    if restore is not None:
+        await restore(spool_id)
+        return
+    await bambuddy._http.request("POST", f"/inventory/spools/{spool_id}/restore")
+
+
+@dataclass
+class _Tally:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    failed: int = 0
+    created_links: set[int] = field(default_factory=set)
+    deleted_ids: set[int] = field(default_factory=set)
+
+
+class SyncRun:
+    """Performs runs for one Bambuddy/FilaMan pair; holds no scheduling state."""
+
+    def __init__(
+        self,
+        bambuddy: BambuddyClient,
+        filaman: FilamanClient,
+        *,
+        filaman_printer_id: int | None,
+        write_concurrency: int,
+        before_write: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._bambuddy = bambuddy
+        self._filaman = filaman
+        self._printer_id = filaman_printer_id
+        self._write_concurrency = max(1, write_concurrency)
+        self._before_write = before_write
+        self.filaman_spools: Mapping[int, FilamanSpool] = {}
+        """The non-archived FilaMan spools of the last complete listing, by id."""
+        self._reported_problems: set[tuple[int, str]] = set()
+        self._params_failing = False
+
+    async def run(self, *, reason: str, full: bool) -> SyncResult:
+        """One run; never raises except on cancellation."""
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
+        tally = _Tally()
+        unchanged = 0
+        linked: int | None = None
+        error: str | None = None
+        try:
+            # Read FilaMan first: without a complete listing nothing is written at all.
+            filaman_spools = await self._filaman.spools(include_archived=False)
+            self.filaman_spools = {spool.id: spool for spool in filaman_spools}
+            desired = self._map(filaman_spools, await self._printer_params())
+            if full:
+                await self._execute(
+                    plan_full_resync((), await self._bambuddy.spools(include_archived=True)),
+                    tally,
+                )
+            actual = await self._bambuddy.spools(include_archived=True)
+            plan = plan_sync(
+                desired,
+                actual,
+                listed_filaman_ids={spool.id for spool in filaman_spools},
+                assigned_bambuddy_ids=await self._assigned_ids(actual),
+            )
+            await self._execute(plan, tally)
+            unchanged = plan.unchanged
+            linked = self._linked_after(actual, tally)
+        except ApiError as err:
+            error = str(err) or type(err).__name__
+            _LOGGER.warning("Inventory sync (%s) stopped: %s", reason, error)
+        except Exception as err:
+            error = f"unexpected {type(err).__name__}: {err}"
+            _LOGGER.exception("Inventory sync (%s) failed unexpectedly", reason)
+        finished_at = datetime.now(UTC)
+        result = SyncResult(
+            reason=reason,
+            full_resync=full,
+            created=tally.created,
+            updated=tally.updated,
+            deleted=tally.deleted,
+            unchanged=unchanged,
+            failed=tally.failed,
+            duration_s=time.monotonic() - started,
+            started_at=started_at,
+            finished_at=finished_at,
+            complete=error is None and tally.failed == 0,
+            error=error,
+            linked=linked,
+        )
+        _LOGGER.debug("Inventory sync finished: %s", result)
+        return result
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def _printer_params(self) -> PrinterParams | None:
+        if self._printer_id is None:
+            return None
+        try:
+            params = await self._filaman.params_export(self._printer_id)
+        except ApiError as err:
+            if not self._params_failing:
+                _LOGGER.warning(
+                    "Cannot read FilaMan printer params (%s); nozzle temperatures are left "
+                    "as they are in Bambuddy",
+                    err,
+                )
+            self._params_failing = True
+            return None
+        self._params_failing = False
+        return params
+
+    def _map(
+        self, spools: Sequence[FilamanSpool], params: PrinterParams | None
+    ) -> list[DesiredSpool]:
+        desired: list[DesiredSpool] = []
+        for spool in spools:
+            spool_params = (
+                SpoolParams(
+                    spool=params.spool_params.get(spool.id, {}),
+                    filament=params.filament_params.get(spool.filament_id, {}),
+                )
+                if params is not None
+                else None
+            )
+            try:
+                item = desired_spool(spool, spool_params)
+            except Exception:
+                # Still listed, so its twin is protected from deletion; just not updated.
+                _LOGGER.exception("Cannot map FilaMan spool %s; skipping it", spool.id)
+                continue
+            for problem in item.problems:
+                if (spool.id, problem) not in self._reported_problems:
+                    self._reported_problems.add((spool.id, problem))
+                    _LOGGER.warning("FilaMan spool %s: %s", spool.id, problem)
+            desired.append(item)
+        return desired
+
+    async def _assigned_ids(self, actual: Sequence[BambuddySpool]) -> set[int] | None:
+        """Assigned Bambuddy spool ids, read only when duplicates must be resolved."""
+        if not has_duplicate_links(actual):
+            return set()
+        try:
+            return {assignment.spool_id for assignment in await self._bambuddy.assignments()}
+        except ApiError as err:
+            _LOGGER.warning("Cannot read slot assignments (%s); keeping duplicate spools", err)
+            return None
+
+    @staticmethod
+    def _linked_after(actual: Sequence[BambuddySpool], tally: _Tally) -> int:
+        links = {
+            spool.filaman_id
+            for spool in actual
+            if spool.filaman_id is not None and spool.id not in tally.deleted_ids
+        }
+        return len(links | tally.created_links)
+
+    # --- writing ----------------------------------------------------------------------
+
+    async def _execute(self, plan: SyncPlan, tally: _Tally) -> None:
+        semaphore = asyncio.Semaphore(self._write_concurrency)
+
+        async def bounded(write: Awaitable[None]) -> None:
+            async with semaphore:
+                await write
+
+        writes: list[Awaitable[None]] = [
+            *(self._delete(op, tally) for op in plan.deletes),
+            *(self._update(op, tally) for op in plan.updates),
+            *(self._create(op, tally) for op in plan.creates),
+        ]
+        await asyncio.gather(*(bounded(write) for write in writes))
+
+    def _failed(self, tally: _Tally, what: str, err: Exception) -> None:
+        tally.failed += 1
+        if isinstance(err, ApiError):
+            _LOGGER.warning("Bambuddy %s failed: %s", what, err)
+        else:
+            _LOGGER.error("Bambuddy %s failed unexpectedly", what, exc_info=err)
+
+    async def _create(self, op: SpoolCreate, tally: _Tally) -> None:
+        try:
+            self._before_write()
+            await self._bambuddy.create_spool(op.fields)
+        except Exception as err:
+            self._failed(tally, f"create for FilaMan spool {op.filaman_id}", err)
+            return
+        tally.created += 1
+        tally.created_links.add(op.filaman_id)
+
+    async def _update(self, op: SpoolUpdate, tally: _Tally) -> None:
+        try:
+            if op.restore:
+                self._before_write()
+                await restore_spool(self._bambuddy, op.bambuddy_id)
+            if op.changes:
+                self._before_write()
+                await self._bambuddy.patch_spool(op.bambuddy_id, op.changes)
+        except Exception as err:
+            self._failed(tally, f"update of spool {op.bambuddy_id}", err)
+            return
+        tally.updated += 1
+
+    async def _delete(self, op: SpoolDelete, tally: _Tally) -> None:
+        try:
+            self._before_write()
+            await self._bambuddy.delete_spool(op.bambuddy_id)
+        except NotFoundError:
+            pass  # already gone: the goal is reached
+        except Exception as err:
+            self._failed(tally, f"delete of spool {op.bambuddy_id} ({op.reason})", err)
+            return
+        tally.deleted += 1
+        tally.deleted_ids.add(op.bambuddy_id)
