@@ -219,6 +219,12 @@ class FilamanSimulator:
         self.bus.publish({"event": "filaments_changed"})
         return filament.id
 
+    def add_color(self, name: str, hex_code: str) -> int:
+        """A colour in the palette (filaments reuse a colour with the same name and hex)."""
+        color = self.state.ensure_color(hex_code, name)
+        self.bus.publish({"event": "colors_changed"})
+        return color.id
+
     def add_location(self, name: str, identifier: str | None = None) -> int:
         location = self.state.add_location(name, identifier)
         self.bus.publish({"event": "locations_changed"})

@@ -3,7 +3,7 @@
 | route | body | effect |
 |---|---|---|
 | POST /_sim/api-keys | {role?, superadmin?} | {"token"} |
-| POST /_sim/{manufacturers,filaments,spools,locations,printers} | add_* kwargs | {"id"} |
+| POST /_sim/{manufacturers,filaments,spools,colors,locations,printers} | add_* kwargs | {"id"} |
 | PATCH /_sim/spools/{id} | spool fields (status by key) | edit_spool |
 | POST /_sim/spools/{id}/archive, DELETE /_sim/spools/{id} | | archive / permanent delete |
 | GET /_sim/spools/{id}, GET /_sim/spools/{id}/consumptions | | SpoolResponse / events |
@@ -61,6 +61,9 @@ def control_routes(sim: FilamanSimulator) -> list[web.RouteDef]:
     async def spool(request: web.Request) -> web.Response:
         data = await body(request)
         return created(sim.add_spool(data.pop("filament_id"), **data))
+
+    async def color(request: web.Request) -> web.Response:
+        return created(sim.add_color(**await body(request)))
 
     async def location(request: web.Request) -> web.Response:
         return created(sim.add_location(**await body(request)))
@@ -165,6 +168,7 @@ def control_routes(sim: FilamanSimulator) -> list[web.RouteDef]:
         web.post("/_sim/filaments", filament),
         web.post("/_sim/spools", spool),
         web.post("/_sim/locations", location),
+        web.post("/_sim/colors", color),
         web.post("/_sim/printers", printer),
         web.get("/_sim/spools/{id}", read_spool),
         web.patch("/_sim/spools/{id}", edit),

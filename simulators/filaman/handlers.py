@@ -536,15 +536,12 @@ class FilamanHandlers:
     def _delete_params(
         self, parsed: Parsed, *, spool_id: int | None = None, filament_id: int | None = None
     ) -> None:
-        key = parsed.query["param_key"]
-        for row in list(self.state.params.values()):
-            if (
-                row.printer_id == parsed.path["printer_id"]
-                and row.spool_id == spool_id
-                and row.filament_id == filament_id
-                and (not key or row.param_key == key)
-            ):
-                del self.state.params[row.id]
+        self.state.delete_params(
+            parsed.path["printer_id"],
+            spool_id=spool_id,
+            filament_id=filament_id,
+            param_key=parsed.query["param_key"],
+        )
 
     # --- catalogue -------------------------------------------------------------------------
 

@@ -79,7 +79,8 @@ class FilamanState:
         self.spools: dict[int, Spool] = {}
         self.events: dict[int, SpoolEvent] = {}
         self.printers: dict[int, Printer] = {}
-        self.params: dict[int, PrinterParam] = {}
+        # Keyed by (id, is_spool_param): the two param tables have separate id sequences.
+        self.params: dict[tuple[int, bool], PrinterParam] = {}
         self._filament_color_ids = 0
 
     # --- lookups ---------------------------------------------------------------------------
@@ -281,8 +282,8 @@ class FilamanState:
         del self.spools[spool_id]
         for event_id in [e.id for e in self.events.values() if e.spool_id == spool_id]:
             del self.events[event_id]
-        for param_id in [p.id for p in self.params.values() if p.spool_id == spool_id]:
-            del self.params[param_id]
+        for key in [k for k, p in self.params.items() if p.spool_id == spool_id]:
+            del self.params[key]
 
     def _release_rfid(self, uid: str, keep_spool_id: int | None) -> None:
         """rfid_uid is unique: assigning it takes it away from every other spool."""
@@ -606,12 +607,39 @@ class FilamanState:
             )
             if row is None:
                 row = PrinterParam(
-                    max(self.params, default=0) + 1, printer_id, key, value, spool_id, filament_id
+                    self._next_param_id(spool_level=spool_id is not None),
+                    printer_id,
+                    key,
+                    value,
+                    spool_id,
+                    filament_id,
                 )
-                self.params[row.id] = row
+                self.params[row.id, spool_id is not None] = row
             row.param_value = value
             rows.append(row)
         return rows
+
+    def _next_param_id(self, *, spool_level: bool) -> int:
+        """Spool and filament params live in separate tables with their own ids."""
+        same_table = [row_id for row_id, is_spool in self.params if is_spool == spool_level]
+        return max(same_table, default=0) + 1
+
+    def delete_params(
+        self,
+        printer_id: int,
+        *,
+        spool_id: int | None = None,
+        filament_id: int | None = None,
+        param_key: str | None = None,
+    ) -> None:
+        for key, row in list(self.params.items()):
+            if (
+                row.printer_id == printer_id
+                and row.spool_id == spool_id
+                and row.filament_id == filament_id
+                and (not param_key or row.param_key == param_key)
+            ):
+                del self.params[key]
 
     def spool_params(self, spool_id: int, printer_id: int | None) -> list[PrinterParam]:
         # The captured spool list comes back in (printer, key) index order.
