@@ -1,0 +1,1 @@
+"""Tests of the simulators against the captured reference."""
