@@ -109,11 +109,13 @@ class FilamanClient:
                 raise IncompleteListingError(
                     f"FilaMan {path}: total changed from {total} to {page_total} while paging"
                 )
+            known = len(items)
             for item in objects(page_items):
                 item_id = to_int(item.get("id"))
                 if item_id is not None:
                     items[item_id] = item
-            if len(items) >= total or not page_items:
+            # Stop when complete, or when a page brought nothing new (it would loop forever).
+            if len(items) >= total or len(items) == known:
                 break
             page += 1
         if len(items) != total:

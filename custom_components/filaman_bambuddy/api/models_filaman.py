@@ -223,7 +223,7 @@ class FilamanPrinter:
             id=printer_id,
             name=opt_str(data, "name") or f"Printer {printer_id}",
             is_active=bool_or(data, "is_active", False),
-            driver_key=opt_str(data, "driver_key"),
+            driver_key=opt_str(data, "driver_key") or None,
             driver_config=driver_config if isinstance(driver_config, Mapping) else {},
             location_id=opt_int(data, "location_id"),
         )
