@@ -1,0 +1,23 @@
+"""Exactly-once consumption: Bambuddy usage rows debited onto FilaMan spools.
+
+Home Assistant-free. See :mod:`.processor` for the design.
+"""
+
+from .ledger import EntryState, Ledger, LedgerEntry, SkipReason
+from .models import DebitRecord, PrintSpoolUsage, PrintUsage
+from .processor import ConsumptionProcessor
+from .store import JsonFileLedgerStore, LedgerStore, MemoryLedgerStore
+
+__all__ = [
+    "ConsumptionProcessor",
+    "DebitRecord",
+    "EntryState",
+    "JsonFileLedgerStore",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerStore",
+    "MemoryLedgerStore",
+    "PrintSpoolUsage",
+    "PrintUsage",
+    "SkipReason",
+]

@@ -1,0 +1,472 @@
+"""The persisted consumption ledger: a pure state machine, no I/O.
+
+Every usage Bambuddy logs becomes one :class:`LedgerEntry` keyed by an
+idempotency key and moved through::
+
+    pending ──► in_flight ──► done
+       │  ▲         │
+       │  └─────────┤ (request provably not sent: back to pending)
+       └────────────┴──► skipped(reason)
+
+``in_flight`` is written to the store *before* the FilaMan POST together with a
+:class:`~.reconcile.Probe` of the spool's events; ``done`` only after FilaMan
+accepted the POST (or reconciliation proved it had). ``cursor`` is the newest
+Bambuddy usage row id already turned into an entry, so a row is ingested once and
+the queue of unfinished entries survives restarts.
+
+Keys: ``bambuddy:{printer}:usage:{row id}``; after a detected Bambuddy database
+reset row ids start again, so later epochs append ``~r{epoch}``. Legacy
+``print_complete`` debits use ``bambuddy:{printer}:legacy:{received}:{ams}-{tray}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+import math
+from typing import Any
+
+from ..api.models_bambuddy import UsageRow
+from .reconcile import Probe
+
+STORAGE_VERSION = 1
+# Finished entries kept for diagnostics; unfinished ones are never pruned.
+KEEP_FINISHED = 200
+# A spool_usage_logged item matches a row when spool and grams (0.1 g) agree.
+_HINT_GRAMS_TOLERANCE = 0.05
+
+
+class EntryState(StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    SKIPPED = "skipped"
+
+
+class SkipReason(StrEnum):
+    """Why an entry was not debited (free text may follow after ``: ``)."""
+
+    INVALID = "invalid"
+    UNLINKED = "unlinked"
+    FILAMAN_SPOOL_NOT_FOUND = "filaman_spool_not_found"
+    REJECTED = "rejected"
+
+
+UNFINISHED = frozenset({EntryState.PENDING, EntryState.IN_FLIGHT})
+
+
+@dataclass(frozen=True, slots=True)
+class UsageHint:
+    """A ``spool_usage_logged`` item: the only place a usage has its slot address."""
+
+    spool_id: int
+    weight_used: float
+    ams_id: int | None
+    tray_id: int | None
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    key: str
+    seq: int
+    usage_id: int | None
+    bambuddy_spool_id: int | None
+    grams: float
+    event_at: datetime
+    print_name: str | None
+    print_status: str | None
+    print_key: str
+    state: EntryState = EntryState.PENDING
+    reason: str | None = None
+    filaman_spool_id: int | None = None
+    slot: tuple[int, int] | None = None
+    attempts: int = 0
+    attempted_at: datetime | None = None
+    probe: Probe | None = None
+    event_id: int | None = None
+    remaining_after: float | None = None
+    announced: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.state not in UNFINISHED
+
+    @property
+    def note(self) -> str:
+        """The FilaMan event note; also how reconciliation recognises our own event."""
+        name = self.print_name or "print"
+        if self.usage_id is None:
+            return f"Bambuddy: {name} (legacy {self.key.split(':legacy:', 1)[-1]})"
+        return f"Bambuddy: {name} (usage #{self.usage_id})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "seq": self.seq,
+            "usage_id": self.usage_id,
+            "bambuddy_spool_id": self.bambuddy_spool_id,
+            "grams": self.grams,
+            "event_at": self.event_at.isoformat(),
+            "print_name": self.print_name,
+            "print_status": self.print_status,
+            "print_key": self.print_key,
+            "state": self.state.value,
+            "reason": self.reason,
+            "filaman_spool_id": self.filaman_spool_id,
+            "slot": list(self.slot) if self.slot is not None else None,
+            "attempts": self.attempts,
+            "attempted_at": self.attempted_at.isoformat() if self.attempted_at else None,
+            "probe": self.probe.to_dict() if self.probe is not None else None,
+            "event_id": self.event_id,
+            "remaining_after": self.remaining_after,
+            "announced": self.announced,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LedgerEntry:
+        slot = data.get("slot")
+        attempted_at = data.get("attempted_at")
+        probe = data.get("probe")
+        return cls(
+            key=str(data["key"]),
+            seq=int(data["seq"]),
+            usage_id=_opt_int(data.get("usage_id")),
+            bambuddy_spool_id=_opt_int(data.get("bambuddy_spool_id")),
+            grams=float(data["grams"]),
+            event_at=_aware(datetime.fromisoformat(str(data["event_at"]))),
+            print_name=data.get("print_name"),
+            print_status=data.get("print_status"),
+            print_key=str(data.get("print_key") or data["key"]),
+            state=EntryState(data.get("state", EntryState.PENDING)),
+            reason=data.get("reason"),
+            filaman_spool_id=_opt_int(data.get("filaman_spool_id")),
+            slot=_slot(slot),
+            attempts=int(data.get("attempts", 0)),
+            attempted_at=(
+                _aware(datetime.fromisoformat(str(attempted_at))) if attempted_at else None
+            ),
+            probe=Probe.from_dict(probe) if isinstance(probe, Mapping) else None,
+            event_id=_opt_int(data.get("event_id")),
+            remaining_after=(
+                float(data["remaining_after"]) if data.get("remaining_after") is not None else None
+            ),
+            announced=bool(data.get("announced", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    new_entries: tuple[LedgerEntry, ...] = ()
+    anchored: bool = False
+    reset_detected: bool = False
+
+
+class TransitionError(RuntimeError):
+    """A state change the state machine does not allow (a programming error)."""
+
+
+@dataclass(slots=True)
+class Ledger:
+    """All consumption state of one Bambuddy printer."""
+
+    printer_id: int
+    cursor: int | None = None
+    epoch: int = 0
+    last_created_at: datetime | None = None
+    seq: int = 0
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+    spool_map: dict[int, int] = field(default_factory=dict)
+    legacy_seen: dict[str, datetime] = field(default_factory=dict)
+
+    # --- queries -------------------------------------------------------------------
+
+    def unfinished(self) -> list[LedgerEntry]:
+        """Pending and in-flight entries, oldest first."""
+        return sorted(
+            (entry for entry in self.entries.values() if not entry.finished),
+            key=lambda entry: entry.seq,
+        )
+
+    @property
+    def pending_count(self) -> int:
+        return sum(1 for entry in self.entries.values() if not entry.finished)
+
+    def usage_key(self, usage_id: int) -> str:
+        suffix = f"~r{self.epoch}" if self.epoch else ""
+        return f"bambuddy:{self.printer_id}:usage:{usage_id}{suffix}"
+
+    # --- ingestion -----------------------------------------------------------------
+
+    def ingest(
+        self,
+        rows: Iterable[UsageRow],
+        *,
+        now: datetime,
+        hints: Iterable[UsageHint] = (),
+        blocked: str | None = None,
+    ) -> IngestResult:
+        """Turn rows newer than the cursor into entries and advance the cursor.
+
+        First start (no cursor): anchor at the newest row, nothing is replayed.
+        Newest row below the cursor: Bambuddy's database was reset; re-anchor at
+        its newest row and take only rows dated after the newest row ever ingested
+        (prints after the reset), so a restored backup is not replayed. Rows for
+        other printers are ignored. ``blocked`` marks new rows skipped(blocked).
+        """
+        mine = [row for row in rows if row.printer_id in (None, self.printer_id)]
+        if self.cursor is None:
+            self.cursor = max((row.id for row in mine), default=0)
+            self._note_created(mine)
+            return IngestResult(anchored=True)
+        if not mine:
+            return IngestResult()
+        newest = max(row.id for row in mine)
+        reset = newest < self.cursor
+        if reset:
+            self.epoch += 1
+            self.cursor = 0
+            cutoff = self.last_created_at
+            fresh = [
+                row
+                for row in mine
+                if cutoff is not None and row.created_at is not None and row.created_at > cutoff
+            ]
+        else:
+            fresh = [row for row in mine if row.id > self.cursor]
+        available = list(hints)
+        created: list[LedgerEntry] = []
+        for row in sorted(fresh, key=lambda row: row.id):
+            created.append(self._entry_for_row(row, now, available, blocked))
+        self.cursor = newest
+        self._note_created(mine)
+        self._prune()
+        return IngestResult(new_entries=tuple(created), reset_detected=reset)
+
+    def _note_created(self, rows: Iterable[UsageRow]) -> None:
+        for row in rows:
+            if row.created_at is not None and (
+                self.last_created_at is None or row.created_at > self.last_created_at
+            ):
+                self.last_created_at = row.created_at
+
+    def _entry_for_row(
+        self, row: UsageRow, now: datetime, hints: list[UsageHint], blocked: str | None
+    ) -> LedgerEntry:
+        event_at = row.created_at or now
+        self.seq += 1
+        entry = LedgerEntry(
+            key=self.usage_key(row.id),
+            seq=self.seq,
+            usage_id=row.id,
+            bambuddy_spool_id=row.spool_id,
+            grams=row.weight_used,
+            event_at=event_at,
+            print_name=row.print_name,
+            print_status=row.status,
+            print_key=f"{self.epoch}:{event_at.isoformat()}:{row.print_name}",
+            slot=_take_hint_slot(hints, row),
+        )
+        if not (math.isfinite(row.weight_used) and row.weight_used > 0):
+            entry.state, entry.reason = EntryState.SKIPPED, SkipReason.INVALID.value
+        elif blocked:
+            entry.state, entry.reason = EntryState.SKIPPED, blocked
+        self.entries[entry.key] = entry
+        return entry
+
+    def add_legacy(
+        self,
+        *,
+        fingerprint: str,
+        received_at: datetime,
+        slots: Mapping[tuple[int, int], tuple[int | None, float]],
+        print_name: str | None,
+        print_status: str | None,
+        dedupe_window: timedelta,
+        blocked: str | None = None,
+    ) -> tuple[LedgerEntry, ...]:
+        """Entries for a legacy ``print_complete`` (grams per slot), once per delivery.
+
+        ``fingerprint`` identifies the print's content (printer, job, status,
+        grams); the same fingerprint within ``dedupe_window`` is a duplicate
+        delivery and yields nothing. The key carries the receive time, so a later
+        print of the same job on the same slot is a new debit.
+        """
+        for seen, at in list(self.legacy_seen.items()):
+            if received_at - at > dedupe_window:
+                del self.legacy_seen[seen]
+        if fingerprint in self.legacy_seen:
+            return ()
+        self.legacy_seen[fingerprint] = received_at
+        stamp = received_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        created: list[LedgerEntry] = []
+        for (ams_id, tray_id), (spool_id, grams) in sorted(slots.items()):
+            self.seq += 1
+            entry = LedgerEntry(
+                key=f"bambuddy:{self.printer_id}:legacy:{stamp}:{ams_id}-{tray_id}",
+                seq=self.seq,
+                usage_id=None,
+                bambuddy_spool_id=spool_id,
+                grams=grams,
+                event_at=received_at,
+                print_name=print_name,
+                print_status=print_status,
+                print_key=f"legacy:{stamp}:{print_name}",
+                slot=(ams_id, tray_id),
+            )
+            if not (math.isfinite(grams) and grams > 0):
+                entry.state, entry.reason = EntryState.SKIPPED, SkipReason.INVALID.value
+            elif spool_id is None:
+                entry.state, entry.reason = EntryState.SKIPPED, SkipReason.UNLINKED.value
+            elif blocked:
+                entry.state, entry.reason = EntryState.SKIPPED, blocked
+            self.entries[entry.key] = entry
+            created.append(entry)
+        self._prune()
+        return tuple(created)
+
+    # --- transitions -----------------------------------------------------------------
+
+    def _get(self, key: str, allowed: frozenset[EntryState]) -> LedgerEntry:
+        entry = self.entries.get(key)
+        if entry is None:
+            raise TransitionError(f"unknown ledger entry {key}")
+        if entry.state not in allowed:
+            raise TransitionError(f"{key}: not allowed from {entry.state}")
+        return entry
+
+    def resolve_spool(self, key: str, filaman_spool_id: int) -> None:
+        """Fix the FilaMan spool of an unfinished entry (never changed once in flight)."""
+        entry = self._get(key, frozenset({EntryState.PENDING}))
+        entry.filaman_spool_id = filaman_spool_id
+        if entry.bambuddy_spool_id is not None:
+            self.spool_map[entry.bambuddy_spool_id] = filaman_spool_id
+
+    def mark_in_flight(self, key: str, probe: Probe, at: datetime) -> None:
+        entry = self._get(key, UNFINISHED)
+        if entry.filaman_spool_id is None:
+            raise TransitionError(f"{key}: no FilaMan spool to debit")
+        entry.state = EntryState.IN_FLIGHT
+        entry.probe = probe
+        entry.attempted_at = at
+        entry.attempts += 1
+        entry.reason = None
+
+    def mark_pending(self, key: str, reason: str | None = None) -> None:
+        """Back to pending: the POST provably never reached FilaMan."""
+        entry = self._get(key, UNFINISHED)
+        entry.state = EntryState.PENDING
+        entry.probe = None
+        entry.reason = reason
+
+    def mark_done(self, key: str, event_id: int | None, remaining_after: float | None) -> None:
+        entry = self._get(key, frozenset({EntryState.IN_FLIGHT}))
+        entry.state = EntryState.DONE
+        entry.event_id = event_id
+        entry.remaining_after = remaining_after
+        entry.probe = None
+        entry.reason = None
+        self._prune()
+
+    def mark_skipped(self, key: str, reason: str) -> None:
+        entry = self._get(key, UNFINISHED)
+        entry.state = EntryState.SKIPPED
+        entry.reason = reason
+        entry.probe = None
+        self._prune()
+
+    def set_remaining(self, key: str, remaining_after: float | None) -> None:
+        self.entries[key].remaining_after = remaining_after
+
+    def mark_announced(self, print_key: str) -> None:
+        for entry in self.entries.values():
+            if entry.print_key == print_key:
+                entry.announced = True
+
+    def settled_prints(self) -> list[list[LedgerEntry]]:
+        """Prints not yet announced whose rows are all finished, oldest first."""
+        groups: dict[str, list[LedgerEntry]] = {}
+        for entry in sorted(self.entries.values(), key=lambda entry: entry.seq):
+            if not entry.announced:
+                groups.setdefault(entry.print_key, []).append(entry)
+        return [group for group in groups.values() if all(entry.finished for entry in group)]
+
+    def _prune(self) -> None:
+        finished = sorted(
+            (entry for entry in self.entries.values() if entry.finished),
+            key=lambda entry: entry.seq,
+        )
+        for entry in finished[:-KEEP_FINISHED] if len(finished) > KEEP_FINISHED else ():
+            del self.entries[entry.key]
+
+    # --- (de)serialisation -------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": STORAGE_VERSION,
+            "printer_id": self.printer_id,
+            "cursor": self.cursor,
+            "epoch": self.epoch,
+            "last_created_at": self.last_created_at.isoformat() if self.last_created_at else None,
+            "seq": self.seq,
+            "entries": [entry.to_dict() for entry in sorted(self.entries.values(), key=_by_seq)],
+            "spool_map": {str(bid): fid for bid, fid in sorted(self.spool_map.items())},
+            "legacy_seen": {key: at.isoformat() for key, at in self.legacy_seen.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], printer_id: int) -> Ledger:
+        """Restore a saved ledger; a ledger of another printer id is refused."""
+        if int(data.get("printer_id", printer_id)) != printer_id:
+            raise ValueError("stored ledger belongs to another printer")
+        last_created = data.get("last_created_at")
+        entries = [LedgerEntry.from_dict(item) for item in data.get("entries", [])]
+        spool_map = data.get("spool_map") or {}
+        legacy_seen = data.get("legacy_seen") or {}
+        return cls(
+            printer_id=printer_id,
+            cursor=_opt_int(data.get("cursor")),
+            epoch=int(data.get("epoch", 0)),
+            last_created_at=(
+                _aware(datetime.fromisoformat(str(last_created))) if last_created else None
+            ),
+            seq=max([int(data.get("seq", 0)), *(entry.seq for entry in entries)]),
+            entries={entry.key: entry for entry in entries},
+            spool_map={int(bid): int(fid) for bid, fid in spool_map.items()},
+            legacy_seen={
+                str(key): _aware(datetime.fromisoformat(str(at))) for key, at in legacy_seen.items()
+            },
+        )
+
+
+def _by_seq(entry: LedgerEntry) -> int:
+    return entry.seq
+
+
+def _take_hint_slot(hints: list[UsageHint], row: UsageRow) -> tuple[int, int] | None:
+    """The slot of the usage event item that matches this row (each item used once)."""
+    for hint in hints:
+        if (
+            hint.spool_id == row.spool_id
+            and abs(hint.weight_used - row.weight_used) <= _HINT_GRAMS_TOLERANCE
+            and hint.ams_id is not None
+            and hint.tray_id is not None
+        ):
+            hints.remove(hint)
+            return (hint.ams_id, hint.tray_id)
+    return None
+
+
+def _slot(value: Any) -> tuple[int, int] | None:
+    if isinstance(value, list) and len(value) == 2:
+        return int(value[0]), int(value[1])
+    return None
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
