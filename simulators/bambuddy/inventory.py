@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .state import NOT_NULL_SPOOL_FIELDS, SPOOL_DEFAULTS, Database, Spool, utc_now
+from .printer import global_tray_id
+from .state import NOT_NULL_SPOOL_FIELDS, SPOOL_DEFAULTS, Database, Spool, UsageRow, utc_now
 from .validation import RGBA_PATTERN, FieldRule, validate_fields
 
 _STR = FieldRule("str")
@@ -107,3 +108,37 @@ def normalise_tag(value: str | None, *, last: int | None = None) -> str:
     """Tag matching: hex digits only, upper case, optionally the last `last` characters."""
     cleaned = "".join(char for char in (value or "") if char in "0123456789abcdefABCDEF").upper()
     return cleaned[-last:] if last else cleaned
+
+
+def find_spool_by_tag(
+    db: Database, tray_uuid: str, tag_uid: str, *, include_archived: bool
+) -> Spool | None:
+    """Bambuddy's tag lookup: tray_uuid first, then tag_uid, upper-cased comparison."""
+    candidates = [
+        spool
+        for spool in sorted(db.spools.values(), key=lambda spool: spool.id)
+        if include_archived or spool.archived_at is None
+    ]
+    for column, wanted in (("tray_uuid", tray_uuid), ("tag_uid", tag_uid)):
+        if not wanted:
+            continue
+        for spool in candidates:
+            if str(spool.fields.get(column) or "").upper() == wanted:
+                return spool
+    return None
+
+
+def usage_newest_first(db: Database) -> list[UsageRow]:
+    """ORDER BY created_at DESC only: rows of one print keep their insertion order."""
+    return sorted(db.usage, key=lambda row: row.created_at, reverse=True)
+
+
+def inventory_remain(db: Database, printer_id: int) -> dict[str, float]:
+    """Remaining grams per global tray id for the printer's assigned slots."""
+    remain: dict[str, float] = {}
+    for assignment in sorted(db.assignments.values(), key=lambda a: a.id):
+        spool = db.spools.get(assignment.spool_id)
+        if assignment.printer_id == printer_id and spool is not None:
+            grams = spool.label_weight - float(spool.fields["weight_used"])
+            remain[str(global_tray_id(assignment.ams_id, assignment.tray_id))] = grams
+    return remain

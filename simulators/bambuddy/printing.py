@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .printer import Printer, PrintJob, global_tray_id
+from .state import UsageRow, utc_now
 
 if TYPE_CHECKING:
     from .simulator import BambuddySimulator
@@ -102,7 +103,7 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
     if request.legacy_weights is not None:
         return  # old servers had no usage tracker
     await asyncio.sleep(sim.ws_usage_delay)
-    sim.log_usage(printer, request.name, request.grams, request.status, request.slot_ids)
+    log_usage(sim, printer, request)
 
 
 def _complete_data(printer: Printer, request: PrintRequest) -> dict[str, Any]:
@@ -147,3 +148,55 @@ def _advance(
             continue  # unknown remain (-1) stays unknown
         used_percent = request.grams[slot] / 10  # remain% is relative to a 1 kg spool
         tray.remain = max(0, round(before - used_percent * min(share, 1.0)))
+
+
+def log_usage(sim: BambuddySimulator, printer: Printer, request: PrintRequest) -> None:
+    """Bambuddy's usage tracker at print end (API.md §10): rows, spool update, one event.
+
+    Only assigned slots count; rows are written even when no WebSocket client listens.
+    """
+    if sim.db.spoolman_enabled:
+        return  # Bambuddy debits Spoolman instead and logs nothing itself
+    now = utc_now()
+    usage: list[dict[str, Any]] = []
+    for (ams_id, tray_id), consumed in request.grams.items():
+        assignment = sim.db.assignment_at(printer.id, ams_id, tray_id)
+        spool = sim.db.spools.get(assignment.spool_id) if assignment else None
+        if spool is None or consumed <= 0:
+            continue
+        fields = spool.fields
+        fields["weight_used"] = float(fields["weight_used"]) + consumed
+        spool.last_used = spool.updated_at = now
+        label = spool.label_weight
+        percent = round(consumed / label * 100) if label else 0
+        cost_per_kg = fields["cost_per_kg"]
+        cost = round(cost_per_kg * consumed / 1000, 2) if cost_per_kg is not None else None
+        sim.db.usage.append(
+            UsageRow(
+                id=sim.db.next_id("usage"),
+                spool_id=spool.id,
+                printer_id=printer.id,
+                print_name=request.name,
+                weight_used=round(consumed, 1),
+                percent_used=percent,
+                status=request.status,
+                cost=cost,
+                created_at=now.replace(microsecond=0),
+            )
+        )
+        rgba = fields["rgba"]
+        usage.append(
+            {
+                "spool_id": spool.id,
+                "weight_used": round(consumed, 1),
+                "percent_used": percent,
+                "ams_id": ams_id,
+                "tray_id": tray_id,
+                "material": spool.material,
+                "cost": cost,
+                "slot_id": request.slot_ids.get((ams_id, tray_id)),
+                "color": f"#{rgba[:6].upper()}" if rgba else None,
+            }
+        )
+    if usage:
+        sim.broadcast({"type": "spool_usage_logged", "printer_id": printer.id, "usage": usage})

@@ -10,8 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from . import slots
 from .auth import READ, WRITE, HttpError, require
-from .inventory import create_spool, normalise_tag, patch_spool, sorted_spools
+from .inventory import (
+    create_spool,
+    find_spool_by_tag,
+    inventory_remain,
+    normalise_tag,
+    patch_spool,
+    sorted_spools,
+    usage_newest_first,
+)
 from .state import SCOPE_FLAGS, ApiKey, Spool, new_api_key_value, utc_now
 from .validation import (
     FieldRule,
@@ -146,7 +155,7 @@ class RestApi:
     async def inventory_remain(self, request: web.Request) -> web.Response:
         require(self.sim, request, READ)
         printer = self.sim.printer_or_404(path_int(request, "printer_id"))
-        return _json({"inventory_remain_g": self.sim.inventory_remain(printer.id)})
+        return _json({"inventory_remain_g": inventory_remain(self.db, printer.id)})
 
     # --- spools -------------------------------------------------------------------------
 
@@ -180,8 +189,11 @@ class RestApi:
         if not tray_uuid and not tag_uid:
             raise HttpError(400, "Either tray_uuid or tag_uid is required")
         include_archived = query_bool(request, "include_archived", default=False)
-        spool = self.sim.find_spool_by_tag(
-            normalise_tag(tray_uuid), normalise_tag(tag_uid, last=16), include_archived
+        spool = find_spool_by_tag(
+            self.db,
+            normalise_tag(tray_uuid),
+            normalise_tag(tag_uid, last=16),
+            include_archived=include_archived,
         )
         if spool is None:
             raise HttpError(404, "Spool not found")
@@ -229,7 +241,7 @@ class RestApi:
         require(self.sim, request, READ)
         spool_id = path_int(request, "spool_id")
         limit = query_int(request, "limit", 50) or 0
-        rows = [row for row in self.sim.usage_newest_first() if row.spool_id == spool_id]
+        rows = [row for row in usage_newest_first(self.db) if row.spool_id == spool_id]
         return _json([row.to_json() for row in rows[:limit]])
 
     async def clear_spool_usage(self, request: web.Request) -> web.Response:
@@ -244,7 +256,7 @@ class RestApi:
         printer_id = query_int(request, "printer_id", None)
         rows = [
             row
-            for row in self.sim.usage_newest_first()
+            for row in usage_newest_first(self.db)
             if printer_id is None or row.printer_id == printer_id
         ]
         return _json([row.to_json() for row in rows[:limit]])
@@ -257,7 +269,7 @@ class RestApi:
         assignments = sorted(self.db.assignments.values(), key=lambda a: a.id)
         return _json(
             [
-                self.sim.assignment_json(assignment, configured=False, pending_config=False)
+                slots.assignment_json(self.sim, assignment, configured=False, pending_config=False)
                 for assignment in assignments
                 if printer_id is None or assignment.printer_id == printer_id
             ]
@@ -273,8 +285,8 @@ class RestApi:
             raise HttpError(404, "Spool not found")
         if spool.archived_at is not None:
             raise HttpError(400, "Cannot assign an archived spool")
-        body = self.sim.assign_spool(
-            spool, values["printer_id"], values["ams_id"], values["tray_id"]
+        body = slots.assign_spool(
+            self.sim, spool, values["printer_id"], values["ams_id"], values["tray_id"]
         )
         return _json(body)
 
@@ -283,7 +295,7 @@ class RestApi:
         printer_id = path_int(request, "printer_id")
         ams_id = path_int(request, "ams_id")
         tray_id = path_int(request, "tray_id")
-        if not self.sim.unassign(printer_id, ams_id, tray_id):
+        if not slots.unassign(self.sim, printer_id, ams_id, tray_id):
             raise HttpError(404, "Assignment not found")
         return _json({"status": "deleted"})
 

@@ -22,12 +22,11 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from . import printing
+from . import printing, slots
 from .app import build_app
 from .auth import HttpError
 from .demo import seed_demo
 from .faults import Faults
-from .inventory import normalise_tag
 from .printer import (
     AMS_HT_FIRST_ID,
     DEFAULT_PRESET,
@@ -36,18 +35,13 @@ from .printer import (
     MATERIAL_PRESETS,
     Printer,
     Tray,
-    global_tray_id,
     new_ams_unit,
     new_external_tray,
-    slot_label,
 )
 from .state import (
     SCOPE_FLAGS,
     ApiKey,
-    Assignment,
     Database,
-    Spool,
-    UsageRow,
     iso_seconds,
     new_api_key_value,
     utc_now,
@@ -121,7 +115,7 @@ class BambuddySimulator:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _later(self, delay: float, action: Callable[[], None]) -> None:
+    def later(self, delay: float, action: Callable[[], None]) -> None:
         async def run() -> None:
             await asyncio.sleep(delay)
             action()
@@ -304,7 +298,7 @@ class BambuddySimulator:
         tray.state = state
         printer = self.printers[printer_id]
         self.publish_status(printer)
-        self._after_tray_report(printer, ams_id, tray_id, tray)
+        slots.after_tray_report(self, printer, ams_id, tray_id, tray)
 
     def clear_tray(self, printer_id: int, ams_id: int, tray_id: int) -> None:
         """Take the spool out; an assignment on a slot that was loaded is auto-unlinked."""
@@ -313,196 +307,12 @@ class BambuddySimulator:
         tray.clear(external=ams_id == EXTERNAL_AMS_ID)
         self.publish_status(self.printers[printer_id])
         if was_loaded and self.db.assignment_at(printer_id, ams_id, tray_id):
-            self.unassign(printer_id, ams_id, tray_id)
-
-    def _after_tray_report(self, printer: Printer, ams_id: int, tray_id: int, tray: Tray) -> None:
-        if self.db.spoolman_enabled or not tray.loaded:
-            return
-        assignment = self.db.assignment_at(printer.id, ams_id, tray_id)
-        if tray.tray_uuid:
-            spool = self.find_spool_by_tag(
-                normalise_tag(tray.tray_uuid), normalise_tag(tray.tag_uid, last=16), False
-            )
-            if spool is not None and (assignment is None or assignment.spool_id != spool.id):
-                self._upsert_assignment(spool, printer.id, ams_id, tray_id, tray)
-                self.broadcast(
-                    {
-                        "type": "spool_auto_assigned",
-                        "printer_id": printer.id,
-                        "ams_id": ams_id,
-                        "tray_id": tray_id,
-                        "spool_id": spool.id,
-                    }
-                )
-            return
-        if assignment is None:
-            return
-        spool = self.db.spools.get(assignment.spool_id)
-        if not assignment.fingerprint_type and spool is not None:
-            # Pre-assigned empty slot: the configuration goes out now that a spool is in.
-            assignment.fingerprint_type = tray.tray_type or ""
-            assignment.fingerprint_color = tray.tray_color or ""
-            if printer.connected:
-                self._configure_slot(printer, ams_id, tray_id, spool)
-            return
-        fingerprint_matches = (assignment.fingerprint_type, assignment.fingerprint_color) == (
-            tray.tray_type,
-            tray.tray_color,
-        )
-        spool_matches = spool is not None and (spool.material, spool.fields["rgba"]) == (
-            tray.tray_type,
-            tray.tray_color,
-        )
-        if not fingerprint_matches and not spool_matches:
-            self.unassign(printer.id, ams_id, tray_id)
+            slots.unassign(self, printer_id, ams_id, tray_id)
 
     # --- inventory helpers used by the REST layer ------------------------------------
 
     def inventory_changed(self) -> None:
         self.broadcast({"type": "inventory_changed"})
-
-    def find_spool_by_tag(
-        self, tray_uuid: str, tag_uid: str, include_archived: bool
-    ) -> Spool | None:
-        """Bambuddy's tag lookup: tray_uuid first, then tag_uid, upper-cased comparison."""
-        candidates = [
-            spool
-            for spool in sorted(self.db.spools.values(), key=lambda spool: spool.id)
-            if include_archived or spool.archived_at is None
-        ]
-        for column, wanted in (("tray_uuid", tray_uuid), ("tag_uid", tag_uid)):
-            if not wanted:
-                continue
-            for spool in candidates:
-                if str(spool.fields.get(column) or "").upper() == wanted:
-                    return spool
-        return None
-
-    def usage_newest_first(self) -> list[UsageRow]:
-        """ORDER BY created_at DESC only: rows of one print keep their insertion order."""
-        return sorted(
-            self.db.usage, key=lambda row: row.created_at.replace(microsecond=0), reverse=True
-        )
-
-    def inventory_remain(self, printer_id: int) -> dict[str, float]:
-        remain: dict[str, float] = {}
-        for assignment in sorted(self.db.assignments.values(), key=lambda a: a.id):
-            spool = self.db.spools.get(assignment.spool_id)
-            if assignment.printer_id == printer_id and spool is not None:
-                grams = spool.label_weight - float(spool.fields["weight_used"])
-                remain[str(global_tray_id(assignment.ams_id, assignment.tray_id))] = grams
-        return remain
-
-    def assignment_json(
-        self, assignment: Assignment, *, configured: bool, pending_config: bool
-    ) -> dict[str, Any]:
-        printer = self.printers.get(assignment.printer_id)
-        spool = self.db.spools.get(assignment.spool_id)
-        return {
-            "id": assignment.id,
-            "spool_id": assignment.spool_id,
-            "printer_id": assignment.printer_id,
-            "printer_name": printer.name if printer else None,
-            "ams_id": assignment.ams_id,
-            "tray_id": assignment.tray_id,
-            "fingerprint_color": assignment.fingerprint_color,
-            "fingerprint_type": assignment.fingerprint_type,
-            "created_at": iso_seconds(assignment.created_at),
-            "spool": spool.to_json() if spool else None,
-            "configured": configured,
-            "pending_config": pending_config,
-            "ams_label": None,
-        }
-
-    def _upsert_assignment(
-        self, spool: Spool, printer_id: int, ams_id: int, tray_id: int, tray: Tray | None
-    ) -> Assignment:
-        loaded = tray is not None and tray.loaded
-        fingerprint_color = (tray.tray_color or "") if tray is not None and loaded else ""
-        fingerprint_type = (tray.tray_type or "") if tray is not None and loaded else ""
-        assignment = self.db.assignment_at(printer_id, ams_id, tray_id)
-        if assignment is None:
-            assignment = Assignment(
-                id=self.db.next_id("assignment"),
-                spool_id=spool.id,
-                printer_id=printer_id,
-                ams_id=ams_id,
-                tray_id=tray_id,
-                fingerprint_color=fingerprint_color,
-                fingerprint_type=fingerprint_type,
-                created_at=utc_now(),
-            )
-            self.db.assignments[assignment.id] = assignment
-        else:
-            assignment.spool_id = spool.id
-            assignment.fingerprint_color = fingerprint_color
-            assignment.fingerprint_type = fingerprint_type
-        return assignment
-
-    def assign_spool(
-        self, spool: Spool, printer_id: int, ams_id: int, tray_id: int
-    ) -> dict[str, Any]:
-        """POST /inventory/assignments after validation (API.md §6 steps 1-4)."""
-        printer = self.printers.get(printer_id)
-        tray = printer.tray_at(ams_id, tray_id) if printer else None
-        assignment = self._upsert_assignment(spool, printer_id, ams_id, tray_id, tray)
-        pending = printer is None or not printer.connected or tray is None or not tray.loaded
-        self.broadcast(
-            {
-                "type": "spool_assignment_changed",
-                "printer_id": printer_id,
-                "ams_id": ams_id,
-                "tray_id": tray_id,
-            }
-        )
-        if printer is not None and not pending:
-            self._configure_slot(printer, ams_id, tray_id, spool)
-        return self.assignment_json(assignment, configured=not pending, pending_config=pending)
-
-    def _configure_slot(self, printer: Printer, ams_id: int, tray_id: int, spool: Spool) -> None:
-        """The MQTT ams_filament_setting as the printer applies it, then the read-back."""
-        tray = printer.tray_at(ams_id, tray_id)
-        if tray is None:
-            return
-        fields = spool.fields
-        preset, low, high = MATERIAL_PRESETS.get(spool.material.upper(), DEFAULT_PRESET)
-        tray.tray_info_idx = fields["slicer_filament"] or preset
-        tray.tray_type = spool.material
-        tray.tray_sub_brands = " ".join(
-            part for part in (fields["brand"], spool.material, fields["subtype"]) if part
-        )
-        tray.tray_color = fields["rgba"] or "FFFFFFFF"
-        tray.nozzle_temp_min = fields["nozzle_temp_min"] or low
-        tray.nozzle_temp_max = fields["nozzle_temp_max"] or high
-        self.publish_status(printer)
-        event = {
-            "type": "spool_assignment_verified",
-            "printer_id": printer.id,
-            "printer_name": printer.name,
-            "ams_id": ams_id,
-            "tray_id": tray_id,
-            "slot": slot_label(ams_id, tray_id),
-            "verified": True,
-            "kprofile_applied": True,
-            "saw_tray": False,
-        }
-        self._later(self.assign_verify_delay, lambda: self.broadcast(event))
-
-    def unassign(self, printer_id: int, ams_id: int, tray_id: int) -> bool:
-        """Delete the slot's assignment row (no MQTT: the slot keeps its settings)."""
-        assignment = self.db.assignment_at(printer_id, ams_id, tray_id)
-        if assignment is None:
-            return False
-        del self.db.assignments[assignment.id]
-        self.broadcast(
-            {
-                "type": "spool_assignment_changed",
-                "printer_id": printer_id,
-                "ams_id": ams_id,
-                "tray_id": tray_id,
-            }
-        )
-        return True
 
     # --- settings -----------------------------------------------------------------------
 
@@ -625,58 +435,3 @@ class BambuddySimulator:
                 legacy_weights=legacy_weights,
             )
         )
-
-    def log_usage(
-        self,
-        printer: Printer,
-        print_name: str,
-        grams: dict[tuple[int, int], float],
-        status: str,
-        slot_ids: dict[tuple[int, int], int],
-    ) -> None:
-        """Bambuddy's usage tracker at print end (API.md §10): rows, spool update, one event."""
-        if self.db.spoolman_enabled:
-            return
-        now = utc_now()
-        usage: list[dict[str, Any]] = []
-        for (ams_id, tray_id), consumed in grams.items():
-            assignment = self.db.assignment_at(printer.id, ams_id, tray_id)
-            spool = self.db.spools.get(assignment.spool_id) if assignment else None
-            if spool is None or consumed <= 0:
-                continue
-            fields = spool.fields
-            fields["weight_used"] = float(fields["weight_used"]) + consumed
-            spool.last_used = spool.updated_at = now
-            label = spool.label_weight
-            percent = round(consumed / label * 100) if label else 0
-            cost_per_kg = fields["cost_per_kg"]
-            cost = round(cost_per_kg * consumed / 1000, 2) if cost_per_kg is not None else None
-            self.db.usage.append(
-                UsageRow(
-                    id=self.db.next_id("usage"),
-                    spool_id=spool.id,
-                    printer_id=printer.id,
-                    print_name=print_name,
-                    weight_used=round(consumed, 1),
-                    percent_used=percent,
-                    status=status,
-                    cost=cost,
-                    created_at=now.replace(microsecond=0),
-                )
-            )
-            rgba = fields["rgba"]
-            usage.append(
-                {
-                    "spool_id": spool.id,
-                    "weight_used": round(consumed, 1),
-                    "percent_used": percent,
-                    "ams_id": ams_id,
-                    "tray_id": tray_id,
-                    "material": spool.material,
-                    "cost": cost,
-                    "slot_id": slot_ids.get((ams_id, tray_id)),
-                    "color": f"#{rgba[:6].upper()}" if rgba else None,
-                }
-            )
-        if usage:
-            self.broadcast({"type": "spool_usage_logged", "printer_id": printer.id, "usage": usage})

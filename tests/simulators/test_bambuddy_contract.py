@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 import aiohttp
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import pytest
 
 from simulators.bambuddy import BambuddySimulator
