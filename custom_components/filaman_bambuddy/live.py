@@ -24,7 +24,8 @@ from .api.events import WsEvent
 
 _LOGGER = logging.getLogger(__name__)
 
-EventListener = Callable[[WsEvent], None]
+# Return values are ignored, so e.g. PrinterStatusStore.handle_event fits.
+EventListener = Callable[[WsEvent], object]
 ConnectionListener = Callable[[bool], None]
 
 TOKEN_LIFETIME = 55 * 60  # Bambuddy's tokens live 60 min; re-mint with a margin.
