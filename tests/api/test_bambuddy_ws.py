@@ -66,7 +66,6 @@ async def test_snapshots_status_requests_and_ping(
     token = await bambuddy.ws_token()
     assert token
     async with bambuddy.connect_websocket(token) as ws:
-        assert ws.connected
         assert "token" not in repr(ws)
         initial = [await next_of(ws, PrinterStatusEvent) for _ in range(2)]
         assert [event.printer_id for event in initial] == [first, second]
