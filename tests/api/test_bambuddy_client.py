@@ -249,7 +249,7 @@ async def test_timeout_and_unreachable(
     session: aiohttp.ClientSession, bambuddy_sim: BambuddySimulator, bambuddy_key: str
 ) -> None:
     slow = client_with(session, bambuddy_sim, bambuddy_key, timeout=0.1)
-    bambuddy_sim.latency = 0.5
+    bambuddy_sim.latency = 0.3
     with pytest.raises(ApiTimeoutError) as timed_out:
         await slow.printers()
     assert timed_out.value.status is None

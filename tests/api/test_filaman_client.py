@@ -318,7 +318,7 @@ async def test_timeouts_and_unreachable(
     session: aiohttp.ClientSession, filaman_sim: FilamanSimulator, filaman_key: str
 ) -> None:
     client = FilamanClient(session, filaman_sim.url, filaman_key, request_timeout=0.1)
-    filaman_sim.latency = 0.5
+    filaman_sim.latency = 0.3
     with pytest.raises(ApiTimeoutError):
         await client.me()
     filaman_sim.latency = 0
