@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 import copy
 import json
 from pathlib import Path
@@ -87,3 +88,12 @@ def filaman(session: aiohttp.ClientSession, filaman_sim: FilamanSimulator) -> Fi
     return FilamanClient(
         session, filaman_sim.url, filaman_sim.create_api_key(role="user"), request_timeout=2
     )
+
+
+async def wait_until(predicate: Callable[[], bool], within: float = 3.0) -> None:
+    """Poll ``predicate`` (cheap, in-process state) until it holds; fail after ``within`` s."""
+    async with asyncio.timeout(within):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.002)

@@ -1,0 +1,424 @@
+"""InventorySyncRunner against both simulators over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
+from custom_components.filaman_bambuddy.api.filaman import FilamanClient
+from custom_components.filaman_bambuddy.inventory import InventorySyncRunner, SyncResult
+from custom_components.filaman_bambuddy.inventory.plan import values_equal
+from simulators.bambuddy import BambuddySimulator
+from simulators.filaman import FilamanSimulator
+
+from .conftest import wait_until
+from .populate import expected, linked, populate, spool_json, writes
+
+SPOOL_PATH = r"^/api/v1/inventory/spools/\d+$"
+
+
+@pytest.fixture
+async def runner(
+    bambuddy: BambuddyClient, filaman: FilamanClient
+) -> AsyncIterator[InventorySyncRunner]:
+    sync_runner = InventorySyncRunner(bambuddy, filaman, filaman_printer_id=1)
+    yield sync_runner
+    await sync_runner.close()
+
+
+async def test_fifty_spools_are_linked_with_every_field_right(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    inventory = populate(filaman_sim, count=50)
+    assert inventory.printer_id == 1
+
+    result = await runner.sync(reason="test")
+
+    assert (result.created, result.updated, result.deleted, result.failed) == (50, 0, 0, 0)
+    assert result.complete
+    assert result.status == "success"
+    assert result.linked == runner.linked_count == 50
+    twins = linked(bambuddy_sim)
+    assert sorted(twins) == inventory.active
+    for spool_id in inventory.active:
+        (twin,) = twins[spool_id]
+        desired = expected(filaman_sim, spool_id, inventory.printer_id)
+        stored = spool_json(bambuddy_sim, twin.id)
+        for key, value in desired.fields.items():
+            assert values_equal(key, value, stored[key]), (spool_id, key, value, stored[key])
+        assert stored["slicer_filament"] is None
+    # Hand-checked shapes: captured-style 1250 g gross / 250 g tare spool, shorthand colour,
+    # invalid colour, null gross, spool- and filament-level temperatures.
+    first = spool_json(bambuddy_sim, twins[1][0].id)
+    assert (first["label_weight"], first["core_weight"], first["weight_used"]) == (1000, 250, 0.0)
+    assert (first["rgba"], first["tag_uid"], first["weight_locked"]) == (
+        "00AE42FF",
+        "04F5023A112200",
+        True,
+    )
+    assert (first["nozzle_temp_min"], first["nozzle_temp_max"]) == (190, 220)
+    assert first["cost_per_kg"] == 20.0
+    second = spool_json(bambuddy_sim, twins[2][0].id)
+    assert (second["rgba"], second["label_weight"], second["weight_used"]) == (
+        "AABBCCFF",
+        1000,
+        7.25,
+    )
+    assert (second["nozzle_temp_min"], second["nozzle_temp_max"]) == (205, 225)
+    assert spool_json(bambuddy_sim, twins[5][0].id)["rgba"] is None  # "#XYZ" was not sent
+
+    bambuddy_sim.request_log.clear()
+    filaman_sim.request_log.clear()
+    again = await runner.sync(reason="again")
+
+    assert writes(bambuddy_sim.request_log) == []
+    assert (again.created, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 50)
+    # Printer params come from one export per run, never per spool.
+    param_reads = [path for _, path in filaman_sim.request_log if "param" in path]
+    assert param_reads == ["/api/v1/printers/1/params/export"]
+
+
+async def test_failed_patch_deletes_nothing_and_is_counted(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    inventory = populate(filaman_sim, count=10, archived=0)
+    await runner.sync(reason="initial")
+    before = {link: [s.id for s in twins] for link, twins in linked(bambuddy_sim).items()}
+    filaman_sim.edit_spool(3, remaining_weight_g=100.0)
+    filaman_sim.edit_spool(4, remaining_weight_g=100.0)
+    bambuddy_sim.fail_next("PATCH", SPOOL_PATH, status=500)
+
+    result = await runner.sync(reason="test")
+
+    assert (result.updated, result.failed, result.deleted, result.created) == (1, 1, 0, 0)
+    assert not result.complete
+    assert result.status == "partial"
+    assert result.error is None
+    after = {link: [s.id for s in twins] for link, twins in linked(bambuddy_sim).items()}
+    assert after == before
+    assert sorted(after) == inventory.active
+    assert runner.consecutive_failures == 1
+    # The next run repairs what failed and touches nothing else.
+    repaired = await runner.sync(reason="retry")
+    assert (repaired.updated, repaired.failed, repaired.deleted) == (1, 0, 0)
+    assert runner.consecutive_failures == 0
+    assert runner.last_success is repaired
+
+
+async def test_failed_create_deletes_nothing(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=6, archived=0)
+    bambuddy_sim.fail_next("POST", r"^/api/v1/inventory/spools$", status=422)
+    result = await runner.sync(reason="test")
+    assert (result.created, result.failed, result.deleted) == (5, 1, 0)
+    assert len(linked(bambuddy_sim)) == 5
+    assert (await runner.sync(reason="retry")).created == 1
+    assert len(linked(bambuddy_sim)) == 6
+
+
+async def test_archiving_a_filaman_spool_removes_its_twin(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=5, archived=0)
+    await runner.sync(reason="initial")
+    filaman_sim.archive_spool(2)
+    filaman_sim.delete_spool_permanent(4)
+
+    result = await runner.sync(reason="test")
+
+    assert (result.deleted, result.unchanged, result.failed) == (2, 3, 0)
+    assert sorted(linked(bambuddy_sim)) == [1, 3, 5]
+    assert runner.linked_count == 3
+
+
+async def test_hand_made_spool_survives_sync_and_full_resync_removes_it(
+    runner: InventorySyncRunner,
+    bambuddy: BambuddyClient,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=4, archived=0)
+    mine = await bambuddy.create_spool({"material": "PETG", "note": "bought at the fair"})
+    await runner.sync(reason="initial")
+    old_ids = {twins[0].id for twins in linked(bambuddy_sim).values()}
+    assert mine.id in bambuddy_sim.db.spools
+
+    result = await runner.full_resync()
+
+    assert result.full_resync
+    assert (result.deleted, result.created, result.failed) == (5, 4, 0)
+    assert mine.id not in bambuddy_sim.db.spools
+    assert len(bambuddy_sim.db.spools) == 4
+    assert sorted(linked(bambuddy_sim)) == [1, 2, 3, 4]
+    assert not old_ids & {twins[0].id for twins in linked(bambuddy_sim).values()}
+
+
+async def test_full_resync_deletes_nothing_when_filaman_cannot_be_read(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=3, archived=0)
+    await runner.sync(reason="initial")
+    filaman_sim.fail_next("GET", r"^/api/v1/spools$", status=503)
+    result = await runner.full_resync()
+    assert result.error is not None
+    assert result.status == "failed"
+    assert result.deleted == 0
+    assert len(bambuddy_sim.db.spools) == 3
+
+
+async def test_filaman_listing_failure_mid_way_deletes_nothing(
+    runner: InventorySyncRunner,
+    bambuddy: BambuddyClient,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=205, archived=0)  # two pages of 200
+    twin = await bambuddy.create_spool({"material": "PLA", "note": "filaman:1"})
+    filaman_sim.archive_spool(1)  # a complete listing would now delete the twin
+    filaman_sim.latency = 0.05
+    bambuddy_sim.request_log.clear()
+    run = asyncio.create_task(runner.sync(reason="test"))
+    # Fail page 2 while it is in flight: page 1 has been answered by then.
+    await wait_until(
+        lambda: sum(path == "/api/v1/spools" for _, path in filaman_sim.request_log) >= 2
+    )
+    filaman_sim.fail_next("GET", r"^/api/v1/spools$", status=500)
+    result = await run
+
+    assert result.error is not None
+    assert not result.complete
+    assert (result.deleted, result.created, result.updated) == (0, 0, 0)
+    assert writes(bambuddy_sim.request_log) == []
+    assert twin.id in bambuddy_sim.db.spools
+    assert runner.filaman_spools == {}
+
+
+async def test_restores_a_twin_archived_in_bambuddy(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=2, archived=0)
+    await runner.sync(reason="initial")
+    twin_id = linked(bambuddy_sim)[1][0].id
+    bambuddy_sim.db.spools[twin_id].archived_at = datetime.now(UTC)
+    bambuddy_sim.request_log.clear()
+
+    result = await runner.sync(reason="test")
+
+    assert (result.updated, result.created, result.deleted) == (1, 0, 0)
+    assert bambuddy_sim.db.spools[twin_id].archived_at is None
+    assert writes(bambuddy_sim.request_log) == [
+        ("POST", f"/api/v1/inventory/spools/{twin_id}/restore")
+    ]
+
+
+async def test_duplicates_are_reduced_to_the_assigned_one(
+    runner: InventorySyncRunner,
+    bambuddy: BambuddyClient,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=2, archived=0)
+    await runner.sync(reason="initial")
+    original = linked(bambuddy_sim)[1][0].id
+    duplicate = await bambuddy.create_spool({"material": "PLA", "note": "filaman:1"})
+    printer_id = bambuddy_sim.add_printer("Workshop")
+    await bambuddy.assign(duplicate.id, printer_id, 0, 0)
+
+    result = await runner.sync(reason="test")
+
+    assert result.deleted == 1
+    assert [s.id for s in linked(bambuddy_sim)[1]] == [duplicate.id]
+    assert original not in bambuddy_sim.db.spools
+    assert (await runner.sync(reason="again")).writes == 0
+
+
+async def test_unlinked_spools_are_untouched_by_sync(
+    runner: InventorySyncRunner,
+    bambuddy: BambuddyClient,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    mine = await bambuddy.create_spool({"material": "PETG", "note": "filaman:x"})
+    populate(filaman_sim, count=1, archived=0)
+    bambuddy_sim.request_log.clear()
+    await runner.sync(reason="test")
+    assert spool_json(bambuddy_sim, mine.id)["material"] == "PETG"
+    assert all(not path.endswith(f"/{mine.id}") for _, path in bambuddy_sim.request_log)
+
+
+async def test_concurrent_callers_share_one_run(
+    runner: InventorySyncRunner, filaman_sim: FilamanSimulator
+) -> None:
+    populate(filaman_sim, count=3, archived=0)
+    first, second = await asyncio.gather(
+        runner.sync(reason="button"), runner.sync(reason="service")
+    )
+    assert first is second
+    assert runner.run_count == 1
+    assert first.reason == "button, service"
+
+
+async def test_caller_during_a_run_gets_a_run_that_started_after_it(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=3, archived=0)
+    bambuddy_sim.latency = 0.05
+    first = asyncio.create_task(runner.sync(reason="first"))
+    await wait_until(lambda: runner.running)
+    asked_at = datetime.now(UTC)
+    second = await runner.sync(reason="second")
+    assert second is not await first
+    assert second.started_at >= asked_at
+    assert second.reason == "second"
+    assert runner.run_count == 2
+
+
+async def test_triggers_during_a_run_cause_exactly_one_follow_up(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=3, archived=0)
+    results: list[SyncResult] = []
+    runner.add_listener(results.append)
+    bambuddy_sim.latency = 0.03
+    first = asyncio.create_task(runner.sync(reason="first"))
+    await wait_until(lambda: runner.running)
+    for _ in range(5):
+        runner.request_sync("sse")
+    waiters = [asyncio.create_task(runner.sync(reason=f"caller {n}")) for n in range(3)]
+    await first
+    follow_ups = await asyncio.gather(*waiters)
+    assert len({id(result) for result in follow_ups}) == 1
+    await asyncio.sleep(0.1)
+    assert runner.run_count == 2
+    assert [r.reason for r in results] == ["first", "sse, caller 0, caller 1, caller 2"]
+    assert runner.last_result is results[-1]
+
+
+async def test_debounced_requests_coalesce(
+    runner: InventorySyncRunner, filaman_sim: FilamanSimulator
+) -> None:
+    populate(filaman_sim, count=1, archived=0)
+    done = asyncio.Event()
+    runner.add_listener(lambda _result: done.set())
+    for _ in range(10):
+        runner.request_sync("burst", delay=0.05)
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(done.wait(), 2)
+    await asyncio.sleep(0.1)
+    assert runner.run_count == 1
+
+
+async def test_echo_of_own_writes_does_not_loop(
+    bambuddy: BambuddyClient,
+    filaman: FilamanClient,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=8, archived=0)
+    runner = InventorySyncRunner(bambuddy, filaman, echo_window=0.5)
+    echoes = 0
+
+    async def pump() -> None:
+        nonlocal echoes
+        async with bambuddy.connect_websocket(await bambuddy.ws_token()) as ws:
+            async for event in ws:
+                if event.type == "inventory_changed":
+                    echoes += 1
+                    runner.bambuddy_inventory_changed(delay=0.02)
+
+    listener = asyncio.create_task(pump())
+    try:
+        await asyncio.sleep(0.1)
+        result = await runner.sync(reason="initial")
+        assert result.created == 8
+        await asyncio.sleep(0.3)
+        assert echoes == 8
+        assert runner.run_count == 1
+        # A foreign write after the echo window does trigger a sync.
+        await asyncio.sleep(0.3)
+        twin_id = linked(bambuddy_sim)[1][0].id
+        await bambuddy.patch_spool(twin_id, {"brand": "Someone else"})
+        await wait_until(lambda: runner.run_count == 2)
+        await wait_until(lambda: not runner.running)
+        assert spool_json(bambuddy_sim, twin_id)["brand"] == "Bambu Lab"
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        await runner.close()
+
+
+async def test_close_cancels_timers_and_waiters(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=2, archived=0)
+    runner.request_sync("later", delay=30)
+    bambuddy_sim.latency = 0.2
+    waiter = asyncio.create_task(runner.sync(reason="cut short"))
+    await wait_until(lambda: runner.running)
+    await runner.close()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not runner.running
+    runner.request_sync("after close")
+    with pytest.raises(RuntimeError):
+        await runner.sync(reason="after close")
+
+
+async def test_listener_errors_do_not_break_runs(
+    runner: InventorySyncRunner, filaman_sim: FilamanSimulator
+) -> None:
+    populate(filaman_sim, count=1, archived=0)
+    seen: list[SyncResult] = []
+
+    def broken(_result: SyncResult) -> None:
+        raise ValueError("listener bug")
+
+    runner.add_listener(broken)
+    remove = runner.add_listener(seen.append)
+    first = await runner.sync(reason="one")
+    remove()
+    await runner.sync(reason="two")
+    assert seen == [first]
+    data = first.as_dict()
+    assert data["status"] == "success"
+    assert data["created"] == 1
+    assert data["started_at"].endswith("+00:00")
+    assert first.started_at.tzinfo is not None
+    assert first.finished_at >= first.started_at
+
+
+async def test_bambuddy_down_reports_failure_without_writes(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=2, archived=0)
+    bambuddy_sim.fail_next("GET", r"^/api/v1/inventory/spools$", status=500)
+    result = await runner.sync(reason="test")
+    assert result.status == "failed"
+    assert result.writes == 0
+    assert runner.linked_count is None
+    assert len(runner.filaman_spools) == 2
