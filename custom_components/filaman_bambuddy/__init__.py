@@ -1,19 +1,287 @@
-"""The FilaMan ⇄ Bambuddy integration."""
+"""The FilaMan ⇄ Bambuddy integration: one config entry per Bambuddy printer.
+
+Setup wires four pieces together and keeps none of the logic itself:
+- the per-server hub (live WebSocket, inventory sync runner, FilaMan change watcher),
+- the printer coordinator that entities read,
+- the consumption processor that debits FilaMan exactly once per Bambuddy usage row,
+- conflict checks that raise repair issues (Spoolman mode, FilaMan's own plugin).
+"""
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from datetime import timedelta
+import logging
+from typing import Any
 
-PLATFORMS: list[str] = []
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.typing import ConfigType
+
+from .api import ApiError, AuthenticationError, BambuddyClient, FilamanClient, NotFoundError
+from .api.events import PrintCompleteEvent, SpoolUsageLoggedEvent, WsEvent
+from .card import async_register_card, async_unregister_card
+from .const import (
+    CONF_BAMBUDDY_API_KEY,
+    CONF_BAMBUDDY_URL,
+    CONF_FILAMAN_API_KEY,
+    CONF_FILAMAN_PRINTER_ID,
+    CONF_FILAMAN_URL,
+    CONF_PRINTER_ID,
+    CONF_RECONNECT_INTERVAL,
+    CONF_SYNC_INTERVAL,
+    DEFAULT_RECONNECT_INTERVAL,
+    DEFAULT_SYNC_INTERVAL,
+    DOMAIN,
+)
+from .consumption.models import DebitRecord
+from .consumption.processor import ConsumptionProcessor
+from .coordinator import PrinterCoordinator
+from .data import FilamanBambuddyConfigEntry, FilamanBambuddyData
+from .entity import printer_device_identifier, server_device_identifier
+from .hub import BambuddyHub, async_add_hub, async_get_hub, async_release_hub, hub_key
+from .ledger_store import HaLedgerStore, async_remove_ledger
+from .print_events import PrintEventBridge
+from .repairs import ConflictMonitor, OutageMonitor
+from .services import async_setup_services
+
+_LOGGER = logging.getLogger(__name__)
+
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
+    Platform.SENSOR,
+]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+# Usage rows are polled this often besides WebSocket wake-ups (a missed event costs at most this).
+CONSUMPTION_POLL_INTERVAL = timedelta(seconds=60)
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Set up one Bambuddy printer joined to FilaMan."""
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions and the dashboard card once for all entries."""
+    async_setup_services(hass)
+    await async_register_card(hass)
     return True
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Unload a config entry and everything it started."""
+async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> bool:
+    """Set up one Bambuddy printer joined to FilaMan."""
+    session = async_get_clientsession(hass)
+    bambuddy = BambuddyClient(
+        session, entry.data[CONF_BAMBUDDY_URL], entry.data[CONF_BAMBUDDY_API_KEY]
+    )
+    filaman = FilamanClient(session, entry.data[CONF_FILAMAN_URL], entry.data[CONF_FILAMAN_API_KEY])
+    printer_id: int = entry.data[CONF_PRINTER_ID]
+    try:
+        printer = await bambuddy.printer(printer_id)
+        await filaman.me()
+    except AuthenticationError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="auth_failed"
+        ) from err
+    except NotFoundError as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="printer_not_found",
+            translation_placeholders={"printer_id": str(printer_id)},
+        ) from err
+    except ApiError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="cannot_connect",
+            translation_placeholders={"error": str(err)},
+        ) from err
+
+    hub = _acquire_hub(hass, entry, bambuddy, filaman)
+    coordinator = PrinterCoordinator(hass, entry, hub, printer_id)
+    bridge = PrintEventBridge(hass, entry.entry_id, printer_id, printer.name)
+
+    @callback
+    def on_debit(debit: DebitRecord) -> None:
+        bridge.handle_debit(debit)
+        coordinator.async_update_listeners()  # the last-debit and pending sensors changed
+
+    consumption = ConsumptionProcessor(
+        hub.bambuddy,
+        hub.filaman,
+        printer_id,
+        HaLedgerStore(hass, entry.entry_id),
+        on_debit=on_debit,
+        on_print=bridge.handle_print_usage,
+    )
+    entry.runtime_data = FilamanBambuddyData(
+        hub=hub, coordinator=coordinator, consumption=consumption, printer=printer
+    )
+    try:
+        await coordinator.async_config_entry_first_refresh()
+        await consumption.start()
+    except BaseException:
+        await consumption.close()
+        await async_release_hub(hass, hub, entry.entry_id)
+        raise
+    entry.async_on_unload(consumption.close)
+    entry.async_on_unload(bridge.async_stop)
+
+    async def release_hub() -> None:
+        await async_release_hub(hass, hub, entry.entry_id)
+
+    entry.async_on_unload(release_hub)
+
+    _register_devices(hass, entry)
+    _wire_live_events(hass, entry, bridge)
+    sync_interval = timedelta(seconds=entry.options.get(CONF_SYNC_INTERVAL, DEFAULT_SYNC_INTERVAL))
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass,
+            lambda _now: hub.runner.request_sync(reason="interval"),
+            sync_interval,
+            name=f"{DOMAIN} periodic sync",
+        )
+    )
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass,
+            lambda _now: consumption.wake("poll"),
+            CONSUMPTION_POLL_INTERVAL,
+            name=f"{DOMAIN} usage poll",
+        )
+    )
+    entry.async_on_unload(
+        hub.runner.add_listener(lambda _result: coordinator.async_inventory_synced())
+    )
+    entry.async_on_unload(hub.add_auth_failed_listener(lambda: entry.async_start_reauth(hass)))
+
+    conflicts = ConflictMonitor(hass, entry)
+    await conflicts.async_check()
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass, lambda _now: conflicts.async_check(), sync_interval, name=f"{DOMAIN} conflicts"
+        )
+    )
+    outage = OutageMonitor(hass, entry)
+    entry.async_on_unload(outage.async_stop)
+    entry.async_on_unload(hub.live.add_connection_listener(outage.handle_connection))
+
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    hub.start()
+    return True
+
+
+def _acquire_hub(
+    hass: HomeAssistant,
+    entry: FilamanBambuddyConfigEntry,
+    bambuddy: BambuddyClient,
+    filaman: FilamanClient,
+) -> BambuddyHub:
+    """Share one hub per Bambuddy server between its printers."""
+    key = hub_key(entry.data[CONF_BAMBUDDY_URL])
+    hub = async_get_hub(hass, key)
+    if hub is None:
+        hub = BambuddyHub(
+            hass,
+            key,
+            bambuddy,
+            filaman,
+            filaman_printer_id=entry.data.get(CONF_FILAMAN_PRINTER_ID),
+            reconnect_interval=entry.options.get(
+                CONF_RECONNECT_INTERVAL, DEFAULT_RECONNECT_INTERVAL
+            ),
+        )
+        async_add_hub(hass, hub)
+    hub.entry_ids.add(entry.entry_id)
+    return hub
+
+
+def _register_devices(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> None:
+    """The Bambuddy server is a device; the printer hangs under it, AMS units under the printer."""
+    data = entry.runtime_data
+    registry = dr.async_get(hass)
+    server = registry.async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={server_device_identifier(data.coordinator)},
+        name="Bambuddy",
+        manufacturer="Bambuddy",
+        model="Bambuddy server",
+        configuration_url=entry.data[CONF_BAMBUDDY_URL],
+        entry_type=dr.DeviceEntryType.SERVICE,
+    )
+    registry.async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={printer_device_identifier(data.coordinator)},
+        name=data.printer.name,
+        manufacturer="Bambu Lab",
+        model=data.printer.model,
+        serial_number=data.printer.serial_number,
+        via_device_id=server.id,
+    )
+
+
+def _wire_live_events(
+    hass: HomeAssistant, entry: FilamanBambuddyConfigEntry, bridge: PrintEventBridge
+) -> None:
+    """Route WebSocket events and connection changes to this printer's consumers."""
+    data = entry.runtime_data
+    printer_id = data.coordinator.printer_id
+
+    @callback
+    def on_event(event: WsEvent) -> None:
+        data.coordinator.async_handle_event(event)
+        bridge.handle_ws_event(event)
+        if event.printer_id != printer_id:
+            return
+        if isinstance(event, SpoolUsageLoggedEvent):
+            hass.async_create_task(data.consumption.wake("spool_usage_logged", event))
+        elif isinstance(event, PrintCompleteEvent) and event.legacy_weights is not None:
+            hass.async_create_task(
+                data.consumption.handle_legacy_print_complete(event, _slot_spools(data))
+            )
+
+    @callback
+    def on_connection(connected: bool) -> None:
+        data.coordinator.async_set_live(connected)
+        if connected:
+            # Usage written while we were away is in the ledger; pick it up now.
+            hass.async_create_task(data.consumption.wake("reconnect"))
+
+    entry.async_on_unload(data.hub.live.add_listener(on_event))
+    entry.async_on_unload(data.hub.live.add_connection_listener(on_connection))
+
+
+def _slot_spools(data: FilamanBambuddyData) -> dict[tuple[int, int], int]:
+    """Bambuddy spool per slot, for the legacy print_complete path."""
+    assignments = data.coordinator.data.assignments if data.coordinator.data else {}
+    return {slot: assignment.spool_id for slot, assignment in assignments.items()}
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> bool:
+    """Unload platforms; the on_unload callbacks stop everything the entry started."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> None:
+    """Forget the entry's ledger; drop the card resource with the last entry."""
+    await async_remove_ledger(hass, entry.entry_id)
+    if not hass.config_entries.async_entries(DOMAIN):
+        await async_unregister_card(hass)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: FilamanBambuddyConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let users delete AMS unit devices the printer no longer reports."""
+    status = (
+        entry.runtime_data.coordinator.data.status if entry.runtime_data.coordinator.data else None
+    )
+    present: set[str] = set()
+    if status is not None:
+        base = entry.unique_id or entry.entry_id
+        present = {f"{base}_ams_{unit.id}" for unit in status.ams} | {base}
+    identifiers: set[Any] = {
+        identifier for domain, identifier in device.identifiers if domain == DOMAIN
+    }
+    return not (identifiers & present) and not any(i.startswith("server_") for i in identifiers)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextlib
 from datetime import UTC, datetime
 import logging
 import time
@@ -29,6 +30,7 @@ EventListener = Callable[[WsEvent], object]
 ConnectionListener = Callable[[bool], None]
 
 TOKEN_LIFETIME = 55 * 60  # Bambuddy's tokens live 60 min; re-mint with a margin.
+SOCKET_CLOSE_TIMEOUT = 2.0  # a dead link never answers our close frame
 
 
 def reconnect_delay(attempt: int, cap: float) -> float:
@@ -156,10 +158,10 @@ class BambuddyLiveSession:
                 raise ApiConnectionError("Bambuddy WebSocket: stream ended")
         finally:
             self._ws = None
-            await ws.close()
             if self._clock() - connected_since >= self._stable_after:
                 self._attempt = 0
             self._set_connected(False)
+            await _close_socket(ws)
 
     async def _open_socket(self) -> BambuddyWebSocket:
         cached = self._cached_token()
@@ -270,7 +272,7 @@ class BambuddyLiveSession:
             await asyncio.wait([task])
         ws, self._ws = self._ws, None
         if ws is not None:
-            await ws.close()
+            await _close_socket(ws)
         self._set_connected(False)
 
     def snapshot(self) -> dict[str, Any]:
@@ -291,6 +293,13 @@ class BambuddyLiveSession:
             ),
             "listeners": len(self._listeners),
         }
+
+
+async def _close_socket(ws: BambuddyWebSocket) -> None:
+    """Close politely, but do not wait long for a server that no longer answers."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SOCKET_CLOSE_TIMEOUT):
+            await ws.close()
 
 
 def _register[T](listeners: list[T], listener: T) -> Callable[[], None]:

@@ -1,0 +1,27 @@
+"""The typed runtime data every config entry carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import ConfigEntry
+
+if TYPE_CHECKING:
+    from .api.models_bambuddy import Printer
+    from .consumption.processor import ConsumptionProcessor
+    from .coordinator import PrinterCoordinator
+    from .hub import BambuddyHub
+
+
+@dataclass
+class FilamanBambuddyData:
+    """What one loaded entry (one Bambuddy printer) holds."""
+
+    hub: BambuddyHub
+    coordinator: PrinterCoordinator
+    consumption: ConsumptionProcessor
+    printer: Printer
+
+
+type FilamanBambuddyConfigEntry = ConfigEntry[FilamanBambuddyData]

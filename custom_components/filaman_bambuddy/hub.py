@@ -1,0 +1,132 @@
+"""What one Bambuddy server shares between all the config entries (printers) that point at it.
+
+Bambuddy has one WebSocket and one inventory per server, so the live session, the inventory sync
+runner and the FilaMan change watcher exist once per server, not once per printer: two printers on
+one server must never run two syncs at once or hold two sockets. The hub is created by the first
+entry that loads and closed when the last one unloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import logging
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.util.hass_dict import HassKey
+
+from .api import AuthenticationError, BambuddyClient, FilamanClient
+from .api.events import WsEvent
+from .const import DOMAIN
+from .inventory.runner import InventorySyncRunner
+from .inventory.watcher import FilamanChangeWatcher
+from .live import BambuddyLiveSession
+from .validation import normalize_url
+
+_LOGGER = logging.getLogger(__name__)
+
+DATA_HUBS: HassKey[dict[str, BambuddyHub]] = HassKey(f"{DOMAIN}_hubs")
+
+# A live session that dies of an unexpected error is restarted after this pause (seconds).
+LIVE_RESTART_DELAY = 5.0
+
+
+class BambuddyHub:
+    """The live session, the sync runner and the FilaMan watcher of one Bambuddy server."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        key: str,
+        bambuddy: BambuddyClient,
+        filaman: FilamanClient,
+        *,
+        filaman_printer_id: int | None,
+        reconnect_interval: float,
+    ) -> None:
+        self.hass = hass
+        self.key = key
+        self.bambuddy = bambuddy
+        self.filaman = filaman
+        self.live = BambuddyLiveSession(bambuddy, reconnect_interval=reconnect_interval)
+        self.runner = InventorySyncRunner(bambuddy, filaman, filaman_printer_id=filaman_printer_id)
+        self.watcher = FilamanChangeWatcher(filaman, self.runner)
+        self.entry_ids: set[str] = set()
+        self._auth_failed_listeners: list[Callable[[], None]] = []
+        self._live_task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._remove_inventory_listener = self.live.add_listener(self._on_event)
+
+    @callback
+    def start(self) -> None:
+        """Start the background work (idempotent)."""
+        if self._live_task is None or self._live_task.done():
+            self._live_task = self.hass.async_create_background_task(
+                self._run_live(), f"{DOMAIN} live session {self.key}"
+            )
+        self.watcher.start()
+        self.runner.request_sync(reason="startup")
+
+    def add_auth_failed_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` when Bambuddy rejects the API key (it starts a reauth flow)."""
+        self._auth_failed_listeners.append(listener)
+        return lambda: self._auth_failed_listeners.remove(listener)
+
+    @callback
+    def _on_event(self, event: WsEvent) -> None:
+        # Someone edited Bambuddy's inventory: put FilaMan's picture back.
+        if event.type == "inventory_changed":
+            self.runner.request_sync(reason="bambuddy_inventory_changed", delay=1.0)
+
+    async def _run_live(self) -> None:
+        """Keep the live session running; it reconnects by itself, this only survives crashes."""
+        while not self._closing:
+            try:
+                await self.live.run()
+            except AuthenticationError:
+                _LOGGER.warning("Bambuddy rejected the API key; please re-authenticate")
+                for listener in list(self._auth_failed_listeners):
+                    listener()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOGGER.exception("Bambuddy live session stopped unexpectedly; restarting")
+            if not self._closing:
+                await asyncio.sleep(LIVE_RESTART_DELAY)
+
+    async def async_close(self) -> None:
+        """Stop everything this hub started; nothing is left running."""
+        self._closing = True
+        self._remove_inventory_listener()
+        await self.watcher.stop()
+        await self.runner.close()
+        await self.live.close()
+        if self._live_task is not None:
+            self._live_task.cancel()
+            await asyncio.gather(self._live_task, return_exceptions=True)
+            self._live_task = None
+
+
+def hub_key(bambuddy_url: str) -> str:
+    """Entries share a hub when they point at the same Bambuddy server."""
+    return normalize_url(bambuddy_url)
+
+
+def async_get_hub(hass: HomeAssistant, key: str) -> BambuddyHub | None:
+    """Return the running hub for a Bambuddy server, if any."""
+    return hass.data.get(DATA_HUBS, {}).get(key)
+
+
+def async_add_hub(hass: HomeAssistant, hub: BambuddyHub) -> None:
+    """Remember a new hub."""
+    hass.data.setdefault(DATA_HUBS, {})[hub.key] = hub
+
+
+async def async_release_hub(hass: HomeAssistant, hub: BambuddyHub, entry_id: str) -> None:
+    """Detach an entry; the last one out closes the hub."""
+    hub.entry_ids.discard(entry_id)
+    if hub.entry_ids:
+        return
+    hass.data.get(DATA_HUBS, {}).pop(hub.key, None)
+    await hub.async_close()

@@ -1,0 +1,255 @@
+"""Actions: Sync now, Full resync, assign and unassign a FilaMan spool to an AMS slot.
+
+Registered once in ``async_setup`` (not per entry) so automations referring to them validate even
+while an entry is not loaded; each call resolves its target entry and fails with a translated
+error when that entry is missing, not loaded, or the input does not fit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_DEVICE_ID
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+import probatio
+
+from .api import ApiError, NotFoundError, RejectedError
+from .api.models_bambuddy import BambuddySpool, PrinterStatus
+from .const import DOMAIN
+from .data import FilamanBambuddyConfigEntry, FilamanBambuddyData
+from .inventory.runner import SyncResult
+
+ATTR_CONFIG_ENTRY_ID = "config_entry_id"
+ATTR_FORCE = "force"
+ATTR_FILAMAN_SPOOL_ID = "filaman_spool_id"
+ATTR_AMS_ID = "ams_id"
+ATTR_TRAY_ID = "tray_id"
+
+SERVICE_SYNC_NOW = "sync_now"
+SERVICE_FULL_RESYNC = "full_resync"
+SERVICE_ASSIGN_SPOOL = "assign_spool"
+SERVICE_UNASSIGN_SPOOL = "unassign_spool"
+
+# Printer states in which deleting Bambuddy's spools would break the running print's tracking.
+BUSY_STATES = frozenset({"RUNNING", "PAUSE", "PREPARE", "SLICING"})
+
+
+def _whole_number(minimum: int, maximum: int | None = None) -> probatio.All[int]:
+    return probatio.All(probatio.Coerce(int), probatio.Range(min=minimum, max=maximum))
+
+
+_TARGET = {
+    probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+    probatio.Optional(ATTR_DEVICE_ID): cv.string,
+}
+_SLOT = {
+    probatio.Required(ATTR_DEVICE_ID): cv.string,
+    probatio.Required(ATTR_AMS_ID): _whole_number(0, 255),
+    probatio.Required(ATTR_TRAY_ID): _whole_number(0, 3),
+}
+SYNC_SCHEMA = probatio.Schema(_TARGET)
+FULL_RESYNC_SCHEMA = probatio.Schema(
+    {**_TARGET, probatio.Optional(ATTR_FORCE, default=False): cv.boolean}
+)
+ASSIGN_SCHEMA = probatio.Schema(
+    {**_SLOT, probatio.Required(ATTR_FILAMAN_SPOOL_ID): _whole_number(1)}
+)
+UNASSIGN_SCHEMA = probatio.Schema(_SLOT)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's actions."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SYNC_NOW,
+        _sync_now,
+        schema=SYNC_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_FULL_RESYNC,
+        _full_resync,
+        schema=FULL_RESYNC_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_ASSIGN_SPOOL,
+        _assign_spool,
+        schema=ASSIGN_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_UNASSIGN_SPOOL,
+        _unassign_spool,
+        schema=UNASSIGN_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+
+
+def _error(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
+
+
+def _loaded_entry(hass: HomeAssistant, entry_id: str) -> FilamanBambuddyConfigEntry:
+    entry: FilamanBambuddyConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise _error("entry_not_found", target=entry_id)
+    if entry.state is not ConfigEntryState.LOADED:
+        raise _error("entry_not_loaded", target=entry.title)
+    return entry
+
+
+def _entry_for_device(hass: HomeAssistant, device_id: str) -> FilamanBambuddyConfigEntry:
+    device = dr.async_get(hass).async_get(device_id)
+    if device is None:
+        raise _error("device_not_found", target=device_id)
+    for entry_id in device.config_entries:
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is not None and entry.domain == DOMAIN:
+            return _loaded_entry(hass, entry_id)
+    raise _error("device_not_found", target=device_id)
+
+
+def _target_entry(call: ServiceCall) -> FilamanBambuddyConfigEntry:
+    """The entry a call names, or the only one there is."""
+    hass = call.hass
+    if entry_id := call.data.get(ATTR_CONFIG_ENTRY_ID):
+        return _loaded_entry(hass, entry_id)
+    if device_id := call.data.get(ATTR_DEVICE_ID):
+        return _entry_for_device(hass, device_id)
+    entries = hass.config_entries.async_loaded_entries(DOMAIN)
+    if len(entries) != 1:
+        raise _error("target_required")
+    return _loaded_entry(hass, entries[0].entry_id)
+
+
+async def _sync_now(call: ServiceCall) -> ServiceResponse:
+    entry = _target_entry(call)
+    result = await entry.runtime_data.hub.runner.sync(reason="service")
+    return dict(result.as_dict())
+
+
+async def _full_resync(call: ServiceCall) -> ServiceResponse:
+    entry = _target_entry(call)
+    result = await async_full_resync(call.hass, entry, force=call.data[ATTR_FORCE])
+    return dict(result.as_dict())
+
+
+async def async_full_resync(
+    hass: HomeAssistant, entry: FilamanBambuddyConfigEntry, *, force: bool
+) -> SyncResult:
+    """Delete and re-create Bambuddy's inventory, unless a printer on that server is printing.
+
+    Deleting spools mid-print would orphan the running print's usage tracking in Bambuddy.
+    """
+    hub = entry.runtime_data.hub
+    if not force:
+        for other in hass.config_entries.async_loaded_entries(DOMAIN):
+            other_data: FilamanBambuddyData = other.runtime_data
+            if other_data.hub is not hub or other_data.coordinator.data is None:
+                continue
+            status = other_data.coordinator.data.status
+            if status is not None and (status.state or "").upper() in BUSY_STATES:
+                raise _error("printer_busy", printer=other.title)
+    return await hub.runner.full_resync()
+
+
+def _check_slot(status: PrinterStatus | None, ams_id: int, tray_id: int) -> None:
+    """A slot must exist on the printer; external holders may be addressed while empty."""
+    if ams_id == 255:
+        if tray_id in (0, 1):
+            return
+    elif status is not None and status.tray(ams_id, tray_id) is not None:
+        return
+    raise _error("unknown_slot", ams_id=str(ams_id), tray_id=str(tray_id))
+
+
+async def _linked_bambuddy_spool(
+    entry: FilamanBambuddyConfigEntry, filaman_spool_id: int
+) -> BambuddySpool | None:
+    spools = await entry.runtime_data.hub.bambuddy.spools(include_archived=True)
+    linked = [s for s in spools if s.filaman_id == filaman_spool_id and not s.archived]
+    return min(linked, key=lambda spool: spool.id) if linked else None
+
+
+async def _assign_spool(call: ServiceCall) -> ServiceResponse:
+    entry = _entry_for_device(call.hass, call.data[ATTR_DEVICE_ID])
+    data = entry.runtime_data
+    filaman_spool_id: int = call.data[ATTR_FILAMAN_SPOOL_ID]
+    ams_id: int = call.data[ATTR_AMS_ID]
+    tray_id: int = call.data[ATTR_TRAY_ID]
+    coordinator_data = data.coordinator.data
+    _check_slot(coordinator_data.status if coordinator_data else None, ams_id, tray_id)
+    try:
+        spool = await data.hub.filaman.spool(filaman_spool_id)
+        statuses = {status.id: status.key for status in await data.hub.filaman.spool_statuses()}
+        if spool.status_id is not None and statuses.get(spool.status_id) == "archived":
+            raise _error("spool_archived", spool=str(filaman_spool_id))
+        twin = await _linked_bambuddy_spool(entry, filaman_spool_id)
+        if twin is None:
+            # Not in Bambuddy yet (new in FilaMan since the last sync): sync, then look again.
+            await data.hub.runner.sync(reason="assign_spool")
+            twin = await _linked_bambuddy_spool(entry, filaman_spool_id)
+        if twin is None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="spool_not_synced",
+                translation_placeholders={"spool": str(filaman_spool_id)},
+            )
+        assignment = await data.hub.bambuddy.assign(
+            twin.id, data.coordinator.printer_id, ams_id, tray_id
+        )
+    except NotFoundError as err:
+        raise _error("unknown_spool", spool=str(filaman_spool_id)) from err
+    except RejectedError as err:
+        raise _error("assignment_rejected", error=err.detail or str(err)) from err
+    except ApiError as err:
+        raise _api_error(err) from err
+    data.coordinator.async_inventory_synced()
+    return {
+        "filaman_spool_id": filaman_spool_id,
+        "bambuddy_spool_id": twin.id,
+        "ams_id": ams_id,
+        "tray_id": tray_id,
+        "configured": assignment.configured,
+        "pending_config": assignment.pending_config,
+    }
+
+
+async def _unassign_spool(call: ServiceCall) -> ServiceResponse:
+    entry = _entry_for_device(call.hass, call.data[ATTR_DEVICE_ID])
+    data = entry.runtime_data
+    ams_id: int = call.data[ATTR_AMS_ID]
+    tray_id: int = call.data[ATTR_TRAY_ID]
+    try:
+        await data.hub.bambuddy.unassign(data.coordinator.printer_id, ams_id, tray_id)
+    except NotFoundError as err:
+        raise _error("no_assignment", ams_id=str(ams_id), tray_id=str(tray_id)) from err
+    except ApiError as err:
+        raise _api_error(err) from err
+    data.coordinator.async_inventory_synced()
+    response: dict[str, Any] = {"ams_id": ams_id, "tray_id": tray_id, "unassigned": True}
+    return response
+
+
+def _api_error(err: ApiError) -> HomeAssistantError:
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="server_error",
+        translation_placeholders={"error": str(err)},
+    )

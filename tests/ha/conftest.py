@@ -1,0 +1,108 @@
+"""Home Assistant with this integration set up against both simulators on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.filaman_bambuddy.const import (
+    CONF_BAMBUDDY_API_KEY,
+    CONF_BAMBUDDY_URL,
+    CONF_FILAMAN_API_KEY,
+    CONF_FILAMAN_URL,
+    CONF_PRINTER_ID,
+    CONF_RECONNECT_INTERVAL,
+    CONF_SYNC_INTERVAL,
+    DOMAIN,
+)
+from simulators.bambuddy import BambuddySimulator
+from simulators.filaman import FilamanSimulator
+
+
+@dataclass
+class Servers:
+    """The two simulated servers and what was seeded into them."""
+
+    bambuddy: BambuddySimulator
+    filaman: FilamanSimulator
+    bambuddy_key: str
+    filaman_key: str
+    printer_id: int
+    filament_id: int
+    spool_ids: list[int]
+
+    def entry(self, printer_id: int | None = None, **data: object) -> MockConfigEntry:
+        """A config entry for a printer of the simulated Bambuddy."""
+        printer_id = self.printer_id if printer_id is None else printer_id
+        return MockConfigEntry(
+            domain=DOMAIN,
+            title=f"Printer {printer_id}",
+            unique_id=f"SERIAL{printer_id}",
+            data={
+                CONF_BAMBUDDY_URL: self.bambuddy.url,
+                CONF_BAMBUDDY_API_KEY: self.bambuddy_key,
+                CONF_PRINTER_ID: printer_id,
+                CONF_FILAMAN_URL: self.filaman.url,
+                CONF_FILAMAN_API_KEY: self.filaman_key,
+            }
+            | data,
+            options={CONF_SYNC_INTERVAL: 300, CONF_RECONNECT_INTERVAL: 1},
+        )
+
+
+@pytest.fixture
+async def servers(socket_enabled: None) -> AsyncIterator[Servers]:
+    """Bambuddy with one printer (one AMS, one external holder) and FilaMan with three spools."""
+    bambuddy = BambuddySimulator(ws_usage_delay=0.05, assign_verify_delay=0.05)
+    filaman = FilamanSimulator()
+    await bambuddy.start(host="127.0.0.1", port=0)
+    await filaman.start(host="127.0.0.1", port=0)
+    printer_id = bambuddy.add_printer("Workshop X1C", ams_units=1, external=1)
+    bambuddy.set_tray(
+        printer_id, 0, 0, tray_type="PLA", tray_sub_brands="PLA Basic", tray_color="00AE42FF"
+    )
+    bambuddy.set_tray(
+        printer_id, 0, 1, tray_type="PETG", tray_sub_brands="PETG HF", tray_color="FF6A13FF"
+    )
+    manufacturer = filaman.add_manufacturer("Bambu Lab")
+    filament = filaman.add_filament(
+        manufacturer,
+        "PLA",
+        "Basic",
+        designation="PLA Basic",
+        color_hex="#00AE42",
+        manufacturer_color_name="Bambu Green",
+    )
+    spools = [filaman.add_spool(filament) for _ in range(3)]
+    try:
+        yield Servers(
+            bambuddy=bambuddy,
+            filaman=filaman,
+            bambuddy_key=bambuddy.create_api_key(),
+            filaman_key=filaman.create_api_key(),
+            printer_id=printer_id,
+            filament_id=filament,
+            spool_ids=spools,
+        )
+    finally:
+        await bambuddy.stop()
+        await filaman.stop()
+
+
+@pytest.fixture
+async def loaded_entry(hass: HomeAssistant, servers: Servers) -> AsyncIterator[MockConfigEntry]:
+    """The printer's entry, set up, with its first inventory sync done."""
+    entry = servers.entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await entry.runtime_data.hub.runner.sync(reason="test")
+    await hass.async_block_till_done()
+    yield entry
+    if entry.state.recoverable:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
