@@ -81,6 +81,7 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 10_000
 HINT_LIFETIME = 900.0  # s a spool_usage_logged slot hint waits for its rows
+CLOSE_GRACE = 2.0  # s close() lets a running debit finish (and report) before cancelling
 
 
 class _Transient(Exception):
@@ -142,6 +143,7 @@ class ConsumptionProcessor:
         self._trigger = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self.last_debit: DebitRecord | None = None
         self.last_error: str | None = None
 
@@ -218,12 +220,22 @@ class ConsumptionProcessor:
         self._request("start")
 
     async def close(self) -> None:
-        """Stop the worker (no task or timer stays behind) and flush unsaved state."""
+        """Stop the worker (no task or timer stays behind) and flush unsaved state.
+
+        A run in progress gets ``CLOSE_GRACE`` seconds to finish; cancelling it is
+        safe anyway (an unanswered POST stays in_flight and is reconciled later).
+        """
+        self._closing = True
+        self._trigger.set()
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            try:
+                async with asyncio.timeout(CLOSE_GRACE):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._dirty:
             await self._save_quietly()
         self._idle.set()
@@ -320,12 +332,14 @@ class ConsumptionProcessor:
     # --- worker --------------------------------------------------------------------------
 
     def _request(self, reason: str) -> None:
+        if self._closing:
+            return
         _LOGGER.debug("Printer %s: consumption run requested (%s)", self.printer_id, reason)
         self._idle.clear()
         self._trigger.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             if not self._trigger.is_set():
                 self._idle.set()
                 delay = None
@@ -334,6 +348,8 @@ class ConsumptionProcessor:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._trigger.wait()
+            if self._closing:
+                return
             self._idle.clear()
             self._trigger.clear()
             try:

@@ -1,0 +1,432 @@
+"""Exactly-once debits against both simulators over loopback."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+import re
+
+from custom_components.filaman_bambuddy.api.events import SpoolUsageLoggedEvent, parse_ws_event
+from custom_components.filaman_bambuddy.api.filaman import FilamanClient
+from custom_components.filaman_bambuddy.consumption import EntryState, MemoryLedgerStore
+
+from .conftest import FULL, World, settle, wait_until
+from .proxy import LateAnswerProxy
+
+
+async def test_print_on_two_slots_debits_both_linked_spools_exactly(world: World) -> None:
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    assert processor.cursor == 0
+
+    await world.bsim.run_print(world.printer_id, "Benchy", grams={(0, 0): 12.5, (0, 1): 3.2})
+    await settle(processor, "spool_usage_logged")
+
+    assert world.remaining(world.fspool_a) == FULL - 12.5
+    assert world.remaining(world.fspool_b) == FULL - 3.2
+    assert world.deltas(world.fspool_a) == [-12.5]
+    assert world.deltas(world.fspool_b) == [-3.2]
+    rows = {row.spool_id: row for row in world.bsim.db.usage}
+    (event_a,) = world.fsim.consumption_events(world.fspool_a)
+    assert event_a.note == f"Bambuddy: Benchy (usage #{rows[world.bspool_a].id})"
+    # The print's time (Bambuddy stores naive UTC), not the time of the debit.
+    assert event_a.event_at == rows[world.bspool_a].created_at.replace(tzinfo=UTC)
+    assert processor.pending_count == 0
+    assert processor.cursor == max(row.id for row in world.bsim.db.usage)
+
+    assert sorted((d.filaman_spool_id, d.grams, d.remaining_after) for d in world.debits) == [
+        (world.fspool_a, 12.5, FULL - 12.5),
+        (world.fspool_b, 3.2, FULL - 3.2),
+    ]
+    assert processor.last_debit is not None
+    (usage,) = world.prints
+    assert usage.print_name == "Benchy"
+    assert usage.status == "completed"
+    assert {(s.filaman_spool_id, s.grams, s.debited) for s in usage.spools} == {
+        (world.fspool_a, 12.5, True),
+        (world.fspool_b, 3.2, True),
+    }
+    snapshot = processor.snapshot()
+    assert snapshot["pending_count"] == 0
+    assert "api_key" not in str(snapshot).lower()
+
+
+async def test_the_same_wake_twice_debits_once(world: World) -> None:
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 7.5})
+    event = parse_ws_event(world.frames[-1])
+    assert isinstance(event, SpoolUsageLoggedEvent)
+    await processor.wake("spool_usage_logged", event)
+    await processor.wake("spool_usage_logged", event)
+    await processor.wait_idle()
+    await settle(processor, "reconnect")
+
+    assert world.deltas(world.fspool_a) == [-7.5]
+    assert world.remaining(world.fspool_a) == FULL - 7.5
+    assert world.posts() == 1
+    assert len(world.prints) == 1
+
+
+async def test_first_start_does_not_replay_history(world: World) -> None:
+    await world.bsim.run_print(world.printer_id, "Old", grams={(0, 0): 50.0})
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    assert world.deltas(world.fspool_a) == []
+    assert processor.cursor == 1
+
+    await world.bsim.run_print(world.printer_id, "New", grams={(0, 0): 5.0})
+    await settle(processor)
+    assert world.deltas(world.fspool_a) == [-5.0]
+    assert world.remaining(world.fspool_a) == FULL - 5.0
+
+
+async def test_replay_from_debits_history_on_first_start(world: World) -> None:
+    await world.bsim.run_print(world.printer_id, "Old", grams={(0, 0): 50.0})
+    await world.bsim.run_print(world.printer_id, "Older kept", grams={(0, 1): 2.0})
+    processor = world.processor()
+    await processor.start(replay_from=2)
+    await processor.wait_idle()
+    assert world.deltas(world.fspool_a) == []
+    assert world.deltas(world.fspool_b) == [-2.0]
+
+
+async def test_filaman_down_for_the_whole_print_then_back(world: World) -> None:
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    world.fsim.down = True
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 12.5, (0, 1): 3.2})
+    await settle(processor)
+    assert processor.pending_count == 2
+    assert processor.last_error is not None
+    assert world.prints == []
+
+    world.fsim.down = False
+    await wait_until(lambda: processor.pending_count == 0)  # the backoff retry, no wake
+    assert world.deltas(world.fspool_a) == [-12.5]
+    assert world.deltas(world.fspool_b) == [-3.2]
+    assert world.remaining(world.fspool_a) == FULL - 12.5
+    assert world.remaining(world.fspool_b) == FULL - 3.2
+    assert processor.last_error is None
+    await wait_until(lambda: len(world.prints) == 1)
+
+
+async def test_restart_with_a_pending_queue(world: World) -> None:
+    first = world.processor()
+    await first.start()
+    await first.wait_idle()
+    world.fsim.down = True
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 12.5, (0, 1): 3.2})
+    await settle(first)
+    assert first.pending_count == 2
+    await first.close()
+
+    world.fsim.down = False
+    second = world.processor()
+    await second.start()
+    await second.wait_idle()
+    assert second.pending_count == 0
+    assert world.deltas(world.fspool_a) == [-12.5]
+    assert world.deltas(world.fspool_b) == [-3.2]
+    assert world.posts() == 2
+
+
+class CrashAfterPostStore(MemoryLedgerStore):
+    """Saves fail once an entry is done: "disk" keeps the in_flight record, like a crash."""
+
+    async def save(self, data: dict[str, object]) -> None:
+        entries = data.get("entries")
+        assert isinstance(entries, list)
+        if any(entry["state"] == EntryState.DONE for entry in entries):
+            raise OSError("disk gone")
+        await super().save(data)
+
+
+async def test_crash_after_filaman_applied_before_done_was_saved(world: World) -> None:
+    crashing = CrashAfterPostStore()
+    first = world.processor(store=crashing)
+    await first.start()
+    await first.wait_idle()
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 12.5})
+    await settle(first)
+    assert world.posts() == 1
+    await first.close()  # the final flush fails as well
+    assert crashing.data is not None
+    (saved,) = [entry for entry in crashing.data["entries"] if entry["usage_id"] == 1]
+    assert saved["state"] == EntryState.IN_FLIGHT
+
+    second = world.processor(store=MemoryLedgerStore(crashing.data))
+    await second.start()
+    await second.wait_idle()
+    assert second.pending_count == 0
+    assert world.posts() == 1  # reconciled, not sent again
+    assert world.deltas(world.fspool_a) == [-12.5]
+    assert world.remaining(world.fspool_a) == FULL - 12.5
+    (entry,) = second.entries()
+    assert entry.state is EntryState.DONE
+    assert entry.event_id == world.fsim.consumption_events(world.fspool_a)[0].id
+
+
+async def test_crash_after_a_merged_debit_is_reconciled_by_aggregation_count(
+    world: World,
+) -> None:
+    crashing = CrashAfterPostStore()
+    first = world.processor(store=crashing)
+    await first.start()
+    await first.wait_idle()
+    world.fsim.record_consumption(world.fspool_a, 5.0, note="by hand")  # merge target
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 12.5})
+    await settle(first)
+    await first.close()
+
+    second = world.processor(store=MemoryLedgerStore(crashing.data))
+    await second.start()
+    await second.wait_idle()
+    assert world.posts() == 1
+    (event,) = world.fsim.consumption_events(world.fspool_a)
+    assert event.delta_weight_g == -17.5
+    assert event.meta is not None
+    assert event.meta["aggregation_count"] == 2
+    assert world.remaining(world.fspool_a) == FULL - 17.5
+    assert second.entries()[0].state is EntryState.DONE
+
+
+async def test_not_applied_in_flight_debit_is_sent_again(world: World) -> None:
+    """An in_flight record whose POST never reached FilaMan is debited after reconciling."""
+    crashing = CrashAfterPostStore()
+    first = world.processor(store=crashing)
+    await first.start()
+    await first.wait_idle()
+    world.fsim.fail_next("POST", r"/consumptions$", status=503)
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 12.5})
+    await settle(first)
+    await first.close()
+    assert world.deltas(world.fspool_a) == []
+
+    second = world.processor(store=MemoryLedgerStore(crashing.data))
+    await second.start()
+    await second.wait_idle()
+    assert world.deltas(world.fspool_a) == [-12.5]
+    assert world.remaining(world.fspool_a) == FULL - 12.5
+
+
+async def test_client_timeout_while_filaman_applies_the_debit(world: World) -> None:
+    proxy = LateAnswerProxy(world.fsim.url, world.session)
+    url = await proxy.start()
+    try:
+        slow = FilamanClient(world.session, url, world.fsim.create_api_key(), request_timeout=0.2)
+        proxy.late_path = re.compile(r"/consumptions$")
+        proxy.delay = 0.5
+        processor = world.processor(filaman=slow, settle_time=0.1)
+        await processor.start()
+        await processor.wait_idle()
+        # Two prints on one spool within 5 minutes: FilaMan merges the second debit
+        # into the first event, so its reconciliation relies on aggregation_count.
+        await world.bsim.run_print(world.printer_id, "One", grams={(0, 0): 12.5})
+        await world.bsim.run_print(world.printer_id, "Two", grams={(0, 0): 2.5})
+        await settle(processor)
+        await wait_until(lambda: len(world.debits) == 2, 5)
+        await processor.close()
+    finally:
+        await proxy.stop()
+
+    assert proxy.late_answers == 2  # both POSTs timed out on our side ...
+    assert world.posts() == 2  # ... were applied, and never sent again
+    (event,) = world.fsim.consumption_events(world.fspool_a)
+    assert event.delta_weight_g == -15.0
+    assert event.meta is not None
+    assert event.meta["aggregation_count"] == 2
+    assert world.remaining(world.fspool_a) == FULL - 15.0
+    assert [d.grams for d in world.debits] == [12.5, 2.5]
+    assert {d.event_id for d in world.debits} == {event.id}
+
+
+def _shift_rows(world: World, first_id: int, delta: timedelta) -> None:
+    for row in world.bsim.db.usage:
+        if row.id >= first_id:
+            row.created_at += delta
+
+
+def _reset_bambuddy_database(world: World) -> None:
+    world.bsim.db.usage.clear()
+    world.bsim.db._next_ids.pop("usage", None)  # ids start again at 1
+
+
+async def test_database_reset_restored_backup_is_not_replayed(world: World) -> None:
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    for _ in range(2):
+        await world.bsim.run_print(world.printer_id, grams={(0, 0): 1.0, (0, 1): 1.0})
+    await settle(processor)
+    assert processor.cursor == 4
+
+    _reset_bambuddy_database(world)  # a restored backup: older rows, lower ids
+    await world.bsim.run_print(world.printer_id, "Restored", grams={(0, 0): 40.0})
+    _shift_rows(world, 1, -timedelta(days=2))
+    await settle(processor)
+    assert processor.cursor == 1
+    assert world.deltas(world.fspool_a) == [-2.0]  # two merged 1 g debits, nothing replayed
+
+    await world.bsim.run_print(world.printer_id, "After", grams={(0, 1): 4.0})
+    _shift_rows(world, 2, timedelta(minutes=10))  # outside the aggregation window
+    await settle(processor)
+    assert world.deltas(world.fspool_b) == [-2.0, -4.0]
+    assert world.remaining(world.fspool_b) == FULL - 6.0
+
+
+async def test_database_reset_then_new_print_is_debited(world: World) -> None:
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    for _ in range(2):
+        await world.bsim.run_print(world.printer_id, grams={(0, 0): 1.0, (0, 1): 1.0})
+    await settle(processor)
+
+    _reset_bambuddy_database(world)
+    await world.bsim.run_print(world.printer_id, "Fresh", grams={(0, 0): 3.0})
+    _shift_rows(world, 1, timedelta(minutes=10))
+    await settle(processor)
+    assert processor.snapshot()["epoch"] == 1
+    assert world.deltas(world.fspool_a) == [-2.0, -3.0]
+    assert world.remaining(world.fspool_a) == FULL - 5.0
+    await settle(processor)
+    assert world.posts() == 5
+
+
+async def test_unlinked_spool_is_recorded_as_skipped(world: World) -> None:
+    unlinked = await world.linked_spool((0, 2), note=None)
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 4.0, (0, 2): 9.0})
+    await settle(processor)
+
+    assert world.deltas(world.fspool_a) == [-4.0]
+    assert processor.pending_count == 0
+    skipped = [e for e in processor.entries() if e.state is EntryState.SKIPPED]
+    assert [(e.bambuddy_spool_id, e.reason) for e in skipped] == [(unlinked, "unlinked")]
+    assert processor.snapshot()["skipped_by_reason"] == {"unlinked": 1}
+    (usage,) = world.prints
+    assert {(s.bambuddy_spool_id, s.debited) for s in usage.spools} == {
+        (world.bspool_a, True),
+        (unlinked, False),
+    }
+
+
+async def test_deleted_spool_maps_through_the_event_slot(world: World) -> None:
+    """The row's spool is gone; the event's slot now holds a re-created linked spool."""
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    await world.bsim.run_print(world.printer_id, grams={(0, 1): 6.0})
+    event = parse_ws_event(world.frames[-1])
+    await world.bambuddy.delete_spool(world.bspool_b)
+    await world.linked_spool((0, 1), f"filaman:{world.fspool_b}")
+    await processor.wake("spool_usage_logged", event)  # type: ignore[arg-type]
+    await processor.wait_idle()
+    assert world.deltas(world.fspool_b) == [-6.0]
+
+
+async def test_stored_link_survives_spool_deletion(world: World) -> None:
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    await world.bsim.run_print(world.printer_id, grams={(0, 1): 1.0})
+    await settle(processor)  # learns bspool_b -> fspool_b
+    await processor.close()
+
+    world.fsim.down = True
+    await world.bsim.run_print(world.printer_id, grams={(0, 1): 2.0})
+    await world.bambuddy.delete_spool(world.bspool_b)
+    world.fsim.down = False
+    again = world.processor()
+    await again.start()
+    await again.wait_idle()
+    assert world.remaining(world.fspool_b) == FULL - 3.0
+
+
+async def test_missing_filaman_spool_is_skipped(world: World) -> None:
+    await world.bambuddy.patch_spool(world.bspool_a, {"note": "filaman:999"})
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 4.0, (0, 1): 1.0})
+    await settle(processor)
+    reasons = {e.bambuddy_spool_id: (e.state, e.reason) for e in processor.entries()}
+    assert reasons[world.bspool_a] == (EntryState.SKIPPED, "filaman_spool_not_found")
+    assert reasons[world.bspool_b] == (EntryState.DONE, None)
+    assert world.deltas(world.fspool_b) == [-1.0]
+
+
+async def test_permission_denied_keeps_the_grams_owed(world: World) -> None:
+    viewer = world.filaman_client(world.fsim.create_api_key(role="viewer"))
+    processor = world.processor(filaman=viewer)
+    await processor.start()
+    await processor.wait_idle()
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 4.0})
+    await settle(processor)
+    assert world.deltas(world.fspool_a) == []
+    assert processor.pending_count == 1
+    assert processor.last_error is not None
+    assert "spool_events:create_consumption" in processor.last_error
+    await processor.close()
+
+    fixed = world.processor()  # the user gave the key the right role
+    await fixed.start()
+    await fixed.wait_idle()
+    assert world.deltas(world.fspool_a) == [-4.0]
+
+
+async def test_rejected_debit_is_skipped(world: World) -> None:
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    world.fsim.fail_next("POST", r"/consumptions$", status=422)
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 4.0})
+    await settle(processor)
+    (entry,) = processor.entries()
+    assert entry.state is EntryState.SKIPPED
+    assert entry.reason is not None
+    assert entry.reason.startswith("rejected")
+
+
+async def test_blocked_mode_skips_and_advances_without_later_replay(world: World) -> None:
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    processor.set_blocked("filaman_plugin_active")
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 4.0})
+    await settle(processor)
+    assert world.deltas(world.fspool_a) == []
+    assert processor.cursor == 1
+    assert [(e.state, e.reason) for e in processor.entries()] == [
+        (EntryState.SKIPPED, "filaman_plugin_active")
+    ]
+
+    processor.set_blocked(None)
+    await processor.wait_idle()
+    assert world.deltas(world.fspool_a) == []
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 2.0})
+    await settle(processor)
+    assert world.deltas(world.fspool_a) == [-2.0]
+
+
+async def test_entries_queued_before_a_block_are_held_not_dropped(world: World) -> None:
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    world.fsim.down = True
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 4.0})
+    await settle(processor)
+    processor.set_blocked("spoolman_mode")
+    world.fsim.down = False
+    await settle(processor)
+    assert processor.pending_count == 1
+    assert world.deltas(world.fspool_a) == []
+    processor.set_blocked(None)
+    await wait_until(lambda: processor.pending_count == 0)
+    assert world.deltas(world.fspool_a) == [-4.0]
