@@ -43,12 +43,14 @@ class FilamanChangeWatcher:
         *,
         debounce: float = 0.3,
         restart_delay: float = 5.0,
+        reconnect_backoff: float = 1.0,
     ) -> None:
         self._filaman = filaman
         self._runner = runner
         self._event_names = frozenset(event_names)
         self._debounce = debounce
         self._restart_delay = restart_delay
+        self._reconnect_backoff = reconnect_backoff
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -73,7 +75,7 @@ class FilamanChangeWatcher:
     async def _watch(self) -> None:
         while True:
             try:
-                async for event in self._filaman.events():
+                async for event in self._filaman.events(backoff_initial=self._reconnect_backoff):
                     self._handle(event.event)
                 _LOGGER.debug("FilaMan event stream ended; starting it again")
             except Exception:
