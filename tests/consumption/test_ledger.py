@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 import json
+from typing import Any
 
 import pytest
 
@@ -172,7 +173,11 @@ def test_round_trip_through_json() -> None:
 def test_legacy_duplicates_within_the_window_are_dropped_later_prints_are_not() -> None:
     ledger = Ledger(PRINTER)
     window = timedelta(minutes=10)
-    kwargs = {"slots": {(0, 0): (7, 5.0)}, "print_name": "Cube", "print_status": "completed"}
+    kwargs: dict[str, Any] = {
+        "slots": {(0, 0): (7, 5.0)},
+        "print_name": "Cube",
+        "print_status": "completed",
+    }
     first = ledger.add_legacy(fingerprint="f", received_at=T0, dedupe_window=window, **kwargs)
     again = ledger.add_legacy(
         fingerprint="f", received_at=T0 + timedelta(seconds=5), dedupe_window=window, **kwargs

@@ -110,7 +110,7 @@ async def test_filaman_down_for_the_whole_print_then_back(world: World) -> None:
     assert world.deltas(world.fspool_b) == [-3.2]
     assert world.remaining(world.fspool_a) == FULL - 12.5
     assert world.remaining(world.fspool_b) == FULL - 3.2
-    assert processor.last_error is None
+    assert processor.snapshot()["last_error"] is None
     await wait_until(lambda: len(world.prints) == 1)
 
 

@@ -143,7 +143,7 @@ class ConsumptionProcessor:
         self._trigger = asyncio.Event()
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._closing = asyncio.Event()
         self.last_debit: DebitRecord | None = None
         self.last_error: str | None = None
 
@@ -225,7 +225,7 @@ class ConsumptionProcessor:
         A run in progress gets ``CLOSE_GRACE`` seconds to finish; cancelling it is
         safe anyway (an unanswered POST stays in_flight and is reconciled later).
         """
-        self._closing = True
+        self._closing.set()
         self._trigger.set()
         task, self._task = self._task, None
         if task is not None:
@@ -332,14 +332,14 @@ class ConsumptionProcessor:
     # --- worker --------------------------------------------------------------------------
 
     def _request(self, reason: str) -> None:
-        if self._closing:
+        if self._closing.is_set():
             return
         _LOGGER.debug("Printer %s: consumption run requested (%s)", self.printer_id, reason)
         self._idle.clear()
         self._trigger.set()
 
     async def _run(self) -> None:
-        while not self._closing:
+        while not self._closing.is_set():
             if not self._trigger.is_set():
                 self._idle.set()
                 delay = None
@@ -348,7 +348,7 @@ class ConsumptionProcessor:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._trigger.wait()
-            if self._closing:
+            if self._closing.is_set():
                 return
             self._idle.clear()
             self._trigger.clear()
