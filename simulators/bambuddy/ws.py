@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 import contextlib
 from dataclasses import dataclass, field
 import json
 import logging
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -35,8 +37,12 @@ class WsHub:
 
     def __init__(self) -> None:
         self.clients: set[WsClient] = set()
+        # (monotonic time, event type) of recent broadcasts: tests measure event timing at the
+        # source, which a loaded machine's client-side receive times cannot show.
+        self.timeline: deque[tuple[float, str]] = deque(maxlen=1000)
 
     def publish(self, event: dict[str, Any]) -> None:
+        self.timeline.append((time.monotonic(), str(event.get("type"))))
         self.publish_raw(json.dumps(event))
 
     def publish_raw(self, text: str) -> None:

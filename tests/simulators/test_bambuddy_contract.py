@@ -829,9 +829,9 @@ async def test_print_lifecycle(sim: BambuddySimulator, http: aiohttp.ClientSessi
     frames: list[dict[str, Any]] = []
     while not frames or frames[-1]["type"] != "print_complete":
         frames.append(await ws.next())
-    completed_at = time.monotonic()
     usage_event = await ws.next_of("spool_usage_logged")
-    assert time.monotonic() - completed_at >= USAGE_DELAY * 0.8
+    sent = {kind: moment for moment, kind in sim.hub.timeline}
+    assert sent["spool_usage_logged"] - sent["print_complete"] >= USAGE_DELAY * 0.8
     await task
     assert time.monotonic() - started < 2
 
