@@ -329,6 +329,17 @@ async def test_debounced_requests_coalesce(
     assert runner.run_count == 1
 
 
+async def test_starting_run_absorbs_a_waiting_debounced_request(
+    runner: InventorySyncRunner, filaman_sim: FilamanSimulator
+) -> None:
+    populate(filaman_sim, count=1, archived=0)
+    runner.request_sync("sse", delay=0.2)
+    result = await runner.sync(reason="button")
+    assert result.reason == "button, sse"
+    await asyncio.sleep(0.3)
+    assert runner.run_count == 1
+
+
 async def test_echo_of_own_writes_does_not_loop(
     bambuddy: BambuddyClient,
     filaman: FilamanClient,

@@ -181,6 +181,16 @@ class InventorySyncRunner:
         reasons, self._timer_reasons = self._timer_reasons, []
         self._mark_requested(", ".join(reasons) or "debounced")
 
+    def _absorb_debounced(self) -> None:
+        """A run about to start covers a debounced request that has not fired yet."""
+        if self._timer is None:
+            return
+        self._timer.cancel()
+        self._timer = None
+        self._timer_first = None
+        reasons, self._timer_reasons = self._timer_reasons, []
+        self._reasons.extend(reasons)
+
     def _mark_requested(self, reason: str) -> None:
         if self._closed:
             return
@@ -207,8 +217,10 @@ class InventorySyncRunner:
     async def _work(self) -> None:
         try:
             while self._waiters or self._requested:
-                # Everything requested so far is served by this run; later requests
-                # collect into exactly one follow-up run.
+                # Everything requested so far is served by this run, including a
+                # debounced request still waiting; later requests collect into exactly
+                # one follow-up run.
+                self._absorb_debounced()
                 self._in_flight, self._waiters = self._waiters, []
                 reasons, self._reasons = self._reasons, []
                 full, self._full_requested = self._full_requested, False
