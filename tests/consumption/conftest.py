@@ -103,6 +103,12 @@ async def wait_until(condition: Callable[[], bool], within: float = 3.0) -> None
             await asyncio.sleep(0.01)
 
 
+async def drained(processor: ConsumptionProcessor, within: float = 3.0) -> None:
+    """Wait until nothing is owed (retries run on timers) and that run has ended."""
+    await wait_until(lambda: processor.pending_count == 0, within)
+    await processor.wait_idle()
+
+
 async def settle(processor: ConsumptionProcessor, reason: str = "test") -> None:
     await processor.wake(reason)
     await processor.wait_idle()

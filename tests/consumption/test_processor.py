@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, timedelta
+from pathlib import Path
 import re
+
+import pytest
 
 from custom_components.filaman_bambuddy.api.events import SpoolUsageLoggedEvent, parse_ws_event
 from custom_components.filaman_bambuddy.api.filaman import FilamanClient
-from custom_components.filaman_bambuddy.consumption import EntryState, MemoryLedgerStore
+from custom_components.filaman_bambuddy.consumption import (
+    EntryState,
+    JsonFileLedgerStore,
+    MemoryLedgerStore,
+)
 
-from .conftest import FULL, World, settle, wait_until
+from .conftest import FULL, World, drained, settle
 from .proxy import LateAnswerProxy
 
 
@@ -105,17 +112,18 @@ async def test_filaman_down_for_the_whole_print_then_back(world: World) -> None:
     assert world.prints == []
 
     world.fsim.down = False
-    await wait_until(lambda: processor.pending_count == 0)  # the backoff retry, no wake
+    await drained(processor)  # the backoff retry, no wake
     assert world.deltas(world.fspool_a) == [-12.5]
     assert world.deltas(world.fspool_b) == [-3.2]
     assert world.remaining(world.fspool_a) == FULL - 12.5
     assert world.remaining(world.fspool_b) == FULL - 3.2
     assert processor.snapshot()["last_error"] is None
-    await wait_until(lambda: len(world.prints) == 1)
+    assert len(world.prints) == 1
 
 
-async def test_restart_with_a_pending_queue(world: World) -> None:
-    first = world.processor()
+async def test_restart_with_a_pending_queue(world: World, tmp_path: Path) -> None:
+    store = JsonFileLedgerStore(tmp_path / "ledger.json")
+    first = world.processor(store=store)
     await first.start()
     await first.wait_idle()
     world.fsim.down = True
@@ -125,7 +133,7 @@ async def test_restart_with_a_pending_queue(world: World) -> None:
     await first.close()
 
     world.fsim.down = False
-    second = world.processor()
+    second = world.processor(store=JsonFileLedgerStore(tmp_path / "ledger.json"))
     await second.start()
     await second.wait_idle()
     assert second.pending_count == 0
@@ -217,9 +225,9 @@ async def test_client_timeout_while_filaman_applies_the_debit(world: World) -> N
     proxy = LateAnswerProxy(world.fsim.url, world.session)
     url = await proxy.start()
     try:
-        slow = FilamanClient(world.session, url, world.fsim.create_api_key(), request_timeout=0.2)
+        slow = FilamanClient(world.session, url, world.fsim.create_api_key(), request_timeout=0.3)
         proxy.late_path = re.compile(r"/consumptions$")
-        proxy.delay = 0.5
+        proxy.delay = 0.8
         processor = world.processor(filaman=slow, settle_time=0.1)
         await processor.start()
         await processor.wait_idle()
@@ -228,7 +236,7 @@ async def test_client_timeout_while_filaman_applies_the_debit(world: World) -> N
         await world.bsim.run_print(world.printer_id, "One", grams={(0, 0): 12.5})
         await world.bsim.run_print(world.printer_id, "Two", grams={(0, 0): 2.5})
         await settle(processor)
-        await wait_until(lambda: len(world.debits) == 2, 5)
+        await drained(processor, 5)
         await processor.close()
     finally:
         await proxy.stop()
@@ -428,5 +436,67 @@ async def test_entries_queued_before_a_block_are_held_not_dropped(world: World) 
     assert processor.pending_count == 1
     assert world.deltas(world.fspool_a) == []
     processor.set_blocked(None)
-    await wait_until(lambda: processor.pending_count == 0)
+    await drained(processor)
     assert world.deltas(world.fspool_a) == [-4.0]
+
+
+async def test_unreadable_stored_ledger_refuses_to_start(world: World) -> None:
+    processor = world.processor(store=MemoryLedgerStore({"entries": [{"key": "x"}]}))
+    with pytest.raises(ValueError, match="unreadable"):
+        await processor.start()
+
+
+async def test_more_new_rows_than_a_page_are_all_taken(world: World) -> None:
+    processor = world.processor(page_limit=2)
+    await processor.start()
+    await processor.wait_idle()
+    for name in ("One", "Two", "Three"):
+        await world.bsim.run_print(world.printer_id, name, grams={(0, 0): 1.5, (0, 1): 0.5})
+    await settle(processor)
+    assert world.posts() == 6
+    assert processor.cursor == 6
+    assert world.remaining(world.fspool_a) == FULL - 1.5 - 1.5 - 1.5
+    assert world.remaining(world.fspool_b) == FULL - 0.5 - 0.5 - 0.5
+    assert len(world.prints) == 3
+
+
+async def test_queued_debits_do_not_wait_for_bambuddy(world: World) -> None:
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    world.fsim.down = True
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 2.0})
+    await settle(processor)
+    world.bsim.down = True
+    world.fsim.down = False
+    await drained(processor)
+    assert world.deltas(world.fspool_a) == [-2.0]
+    assert processor.last_error is not None
+    assert "Bambuddy" in processor.last_error
+
+
+class SwitchableStore(MemoryLedgerStore):
+    """Fails every save while ``broken``."""
+
+    broken = False
+
+    async def save(self, data: dict[str, object]) -> None:
+        if self.broken:
+            raise OSError("read-only file system")
+        await super().save(data)
+
+
+async def test_nothing_is_sent_while_in_flight_cannot_be_saved(world: World) -> None:
+    store = SwitchableStore()
+    processor = world.processor(store=store)
+    await processor.start()
+    await processor.wait_idle()
+    store.broken = True
+    await world.bsim.run_print(world.printer_id, grams={(0, 0): 2.0})
+    await settle(processor)
+    assert world.posts() == 0
+    assert processor.pending_count == 1
+    store.broken = False
+    await drained(processor)
+    assert world.deltas(world.fspool_a) == [-2.0]
+    assert world.posts() == 1

@@ -54,9 +54,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 import contextlib
 from datetime import UTC, datetime, timedelta
-import json
 import logging
-import math
 import time
 from typing import Any
 
@@ -71,7 +69,9 @@ from ..api.errors import (
 from ..api.events import PrintCompleteEvent, SpoolUsageLoggedEvent
 from ..api.filaman import FilamanClient
 from ..api.models_bambuddy import UsageRow
+from .diagnostics import debit_dict, entry_summary
 from .ledger import EntryState, Ledger, LedgerEntry, SkipReason, UsageHint
+from .legacy import legacy_fingerprint, legacy_slots
 from .models import DebitRecord, PrintSpoolUsage, PrintUsage
 from .reconcile import capture_probe, find_landed
 from .store import LedgerStore
@@ -189,10 +189,10 @@ class ConsumptionProcessor:
             "pending_count": self.pending_count,
             "last_error": self.last_error,
             "consecutive_failures": self._failures,
-            "last_debit": _debit_dict(self.last_debit),
+            "last_debit": debit_dict(self.last_debit),
             "skipped_by_reason": skipped,
             "spool_map": {str(bid): fid for bid, fid in sorted(self._ledger.spool_map.items())},
-            "entries": [_entry_summary(entry) for entry in entries[-50:]],
+            "entries": [entry_summary(entry) for entry in entries[-50:]],
         }
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -303,7 +303,7 @@ class ConsumptionProcessor:
             await self._probe_usage_endpoint()
         if self._usage_supported:
             return
-        slots = _legacy_slots(event.legacy_weights, slot_to_bambuddy_spool)
+        slots = legacy_slots(event.legacy_weights, slot_to_bambuddy_spool)
         if not slots:
             _LOGGER.warning(
                 "Printer %s: cannot attribute legacy print_complete grams to a slot",
@@ -311,9 +311,7 @@ class ConsumptionProcessor:
             )
             return
         name = event.subtask_name or event.filename
-        fingerprint = json.dumps(
-            [self.printer_id, name, event.status, sorted((k, v[1]) for k, v in slots.items())]
-        )
+        fingerprint = legacy_fingerprint(self.printer_id, name, event.status, slots)
         async with self._lock:
             created = self._ledger.add_legacy(
                 fingerprint=fingerprint,
@@ -698,52 +696,3 @@ def _reaches(rows: list[UsageRow], cursor: int) -> bool:
     if not older:
         return False
     return not newer or min(older) < min(newer)
-
-
-def _legacy_slots(
-    weights: float | dict[str, float], slot_to_bambuddy_spool: Mapping[tuple[int, int], int]
-) -> dict[tuple[int, int], tuple[int | None, float]]:
-    if isinstance(weights, dict):
-        slots: dict[tuple[int, int], tuple[int | None, float]] = {}
-        for address, grams in weights.items():
-            parts = address.split("-")
-            if len(parts) != 2 or not all(part.strip().isdigit() for part in parts) or grams == 0:
-                continue
-            slot = (int(parts[0]), int(parts[1]))
-            slots[slot] = (slot_to_bambuddy_spool.get(slot), grams)
-        return slots
-    if len(slot_to_bambuddy_spool) == 1 and math.isfinite(weights):
-        ((slot, spool_id),) = slot_to_bambuddy_spool.items()
-        return {slot: (spool_id, weights)}
-    return {}
-
-
-def _debit_dict(record: DebitRecord | None) -> dict[str, Any] | None:
-    if record is None:
-        return None
-    return {
-        "usage_id": record.usage_id,
-        "filaman_spool_id": record.filaman_spool_id,
-        "bambuddy_spool_id": record.bambuddy_spool_id,
-        "grams": record.grams,
-        "remaining_after": record.remaining_after,
-        "event_id": record.event_id,
-        "print_name": record.print_name,
-        "at": record.at.isoformat(),
-    }
-
-
-def _entry_summary(entry: LedgerEntry) -> dict[str, Any]:
-    return {
-        "key": entry.key,
-        "state": entry.state.value,
-        "reason": entry.reason,
-        "usage_id": entry.usage_id,
-        "bambuddy_spool_id": entry.bambuddy_spool_id,
-        "filaman_spool_id": entry.filaman_spool_id,
-        "grams": entry.grams,
-        "print_name": entry.print_name,
-        "event_at": entry.event_at.isoformat(),
-        "attempts": entry.attempts,
-        "event_id": entry.event_id,
-    }
