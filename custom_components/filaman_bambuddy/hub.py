@@ -76,7 +76,7 @@ class BambuddyHub:
     def _on_event(self, event: WsEvent) -> None:
         # Someone edited Bambuddy's inventory: put FilaMan's picture back.
         if event.type == "inventory_changed":
-            self.runner.request_sync(reason="bambuddy_inventory_changed", delay=1.0)
+            self.runner.bambuddy_inventory_changed()
 
     async def _run_live(self) -> None:
         """Keep the live session running; it reconnects by itself, this only survives crashes."""
