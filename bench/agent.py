@@ -1,0 +1,144 @@
+"""Child process that runs the code under test; the parent (with the simulators) measures.
+
+One JSON command per stdin line, one JSON answer per stdout line:
+
+* ``{"cmd": "setup", "style": "ours"|"plugin", "bambuddy_url", "bambuddy_key", "filaman_url",
+  "filaman_key", "printer_id", "sleep_pauses"}``
+* ``{"cmd": "sync"}`` → ``{"wall_s", "result", "rss_before_kib", "rss_kib"}``: one inventory sync,
+  ours (:class:`InventorySyncRunner`) or the plugin-style baseline.
+* ``{"cmd": "watch"}`` (ours): start what the hub runs — the FilaMan change watcher, the live
+  WebSocket session and the consumption processor — and answer once they are up.
+* ``{"cmd": "quit"}``.
+
+Run as ``python -m bench.agent``. Logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+from custom_components.filaman_bambuddy.api import BambuddyClient, FilamanClient
+from custom_components.filaman_bambuddy.api.events import SpoolUsageLoggedEvent, WsEvent
+from custom_components.filaman_bambuddy.consumption import (
+    ConsumptionProcessor,
+    MemoryLedgerStore,
+)
+from custom_components.filaman_bambuddy.inventory.runner import InventorySyncRunner
+from custom_components.filaman_bambuddy.inventory.watcher import FilamanChangeWatcher
+from custom_components.filaman_bambuddy.live import BambuddyLiveSession
+
+from .memory import rss_kib
+from .plugin_style import plugin_sync
+
+# What hub.py waits after Bambuddy's inventory_changed before it resyncs.
+INVENTORY_CHANGED_DELAY = 1.0
+
+
+class Agent:
+    def __init__(self, session: aiohttp.ClientSession, setup: dict[str, Any]) -> None:
+        self.style: str = setup["style"]
+        self.sleep_pauses: bool = bool(setup.get("sleep_pauses", True))
+        self.printer_id: int = setup["printer_id"]
+        self.bambuddy = BambuddyClient(session, setup["bambuddy_url"], setup["bambuddy_key"])
+        self.filaman = FilamanClient(session, setup["filaman_url"], setup["filaman_key"])
+        self.runner = InventorySyncRunner(self.bambuddy, self.filaman)
+        self.watcher = FilamanChangeWatcher(self.filaman, self.runner)
+        self.live = BambuddyLiveSession(self.bambuddy, reconnect_interval=5)
+        self.consumption = ConsumptionProcessor(
+            self.bambuddy, self.filaman, self.printer_id, MemoryLedgerStore()
+        )
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def sync(self) -> dict[str, Any]:
+        before = rss_kib()
+        started = time.perf_counter()
+        if self.style == "plugin":
+            run = await plugin_sync(self.bambuddy, self.filaman, sleep_pauses=self.sleep_pauses)
+            wall = time.perf_counter() - started
+            if not run.slept:
+                wall += run.paused_s  # the pauses the plugin would have slept
+            result: dict[str, Any] = {
+                "writes": run.writes,
+                "failed": run.failed,
+                "paused_s": run.paused_s,
+                "pauses_slept": run.slept,
+            }
+        else:
+            outcome = await self.runner.sync(reason="bench")
+            wall = time.perf_counter() - started
+            result = dict(outcome.as_dict())
+        return {"wall_s": wall, "result": result, "rss_before_kib": before, "rss_kib": rss_kib()}
+
+    async def watch(self) -> dict[str, Any]:
+        def on_event(event: WsEvent) -> None:
+            # The same routing as hub.py and __init__.py.
+            if event.type == "inventory_changed":
+                self.runner.request_sync(
+                    reason="bambuddy_inventory_changed", delay=INVENTORY_CHANGED_DELAY
+                )
+            if isinstance(event, SpoolUsageLoggedEvent) and event.printer_id == self.printer_id:
+                self._spawn(self.consumption.wake("spool_usage_logged", event))
+
+        self.live.add_listener(on_event)
+        self._spawn(self.live.run())
+        self.watcher.start()
+        await self.consumption.start()
+        await self.consumption.wait_idle()
+        async with asyncio.timeout(10):
+            while not self.live.connected:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        return {"ok": True}
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        await self.watcher.stop()
+        await self.consumption.close()
+        await self.runner.close()
+        await self.live.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def serve() -> None:
+    agent: Agent | None = None
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                break
+            command = json.loads(line)
+            name = command["cmd"]
+            answer: dict[str, Any]
+            if name == "setup":
+                agent = Agent(session, command)
+                answer = {"ok": True, "rss_kib": rss_kib()}
+            elif name == "quit":
+                break
+            else:
+                assert agent is not None, "setup first"
+                answer = await (agent.sync() if name == "sync" else agent.watch())
+            sys.stdout.write(json.dumps(answer) + "\n")
+            sys.stdout.flush()
+        if agent is not None:
+            await agent.close()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Child process: a real Home Assistant core with the integration, timing its event loop.
+
+Reads one JSON object from stdin (server URLs, keys, printer id), sets up a config entry
+against the simulators the parent hosts, and writes one JSON object to stdout:
+
+* ``setup_s`` — ``async_setup`` of the entry until Home Assistant is idle again;
+* ``sync_s`` — the entry's startup inventory sync (it runs in the background after setup);
+* ``max_block_ms`` — the longest the event loop was blocked during that sync, measured by a
+  ticker task that asks to wake every 5 ms and records how late it woke;
+* ``late_ticks`` — ticks that woke more than 50 ms late.
+
+Home Assistant is started the way its own tests start it (``async_test_home_assistant``),
+in a temporary configuration directory, with real sockets and no mocks of this project.
+Run as ``python -m bench.ha_probe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+import json
+import logging
+import socket
+import sys
+import tempfile
+import time
+from typing import Any
+
+from homeassistant import loader
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
+    MockConfigEntry,
+    async_test_home_assistant,
+)
+
+from custom_components.filaman_bambuddy.const import (
+    CONF_BAMBUDDY_API_KEY,
+    CONF_BAMBUDDY_URL,
+    CONF_FILAMAN_API_KEY,
+    CONF_FILAMAN_URL,
+    CONF_PRINTER_ID,
+    DOMAIN,
+)
+
+from .memory import rss_kib
+
+TICK_S = 0.005
+LATE_MS = 50.0
+
+
+@dataclass
+class LoopWatch:
+    """The worst lateness of a 5 ms ticker since the last :meth:`reset`."""
+
+    max_block_ms: float = 0.0
+    late_ticks: int = 0
+    ticks: int = 0
+
+    def reset(self) -> None:
+        self.max_block_ms, self.late_ticks, self.ticks = 0.0, 0, 0
+
+    async def run(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = time.perf_counter()
+            late_ms = (now - last - TICK_S) * 1000
+            last = now
+            self.ticks += 1
+            self.max_block_ms = max(self.max_block_ms, late_ms)
+            if late_ms > LATE_MS:
+                self.late_ticks += 1
+
+    def figures(self) -> dict[str, float | int]:
+        return {
+            "max_block_ms": round(self.max_block_ms, 2),
+            "late_ticks": self.late_ticks,
+            "ticks": self.ticks,
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def probe(config: dict[str, Any], config_dir: str) -> dict[str, Any]:
+    async with async_test_home_assistant(config_dir=config_dir) as hass:
+        # What the pytest plugin's enable_custom_integrations fixture does.
+        hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
+        assert await async_setup_component(
+            hass, "http", {"http": {"server_host": "127.0.0.1", "server_port": _free_port()}}
+        )
+        await hass.async_block_till_done()
+        watch = LoopWatch()
+        ticker = asyncio.get_running_loop().create_task(watch.run())
+        try:
+            return await _measure(hass, config, watch)
+        finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+            await hass.async_stop(force=True)
+
+
+async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch) -> dict[str, Any]:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Bench X1C",
+        unique_id="BENCHSERIAL",
+        data={
+            CONF_BAMBUDDY_URL: config["bambuddy_url"],
+            CONF_BAMBUDDY_API_KEY: config["bambuddy_key"],
+            CONF_PRINTER_ID: config["printer_id"],
+            CONF_FILAMAN_URL: config["filaman_url"],
+            CONF_FILAMAN_API_KEY: config["filaman_key"],
+        },
+    )
+    entry.add_to_hass(hass)
+    started = time.perf_counter()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    setup_s = time.perf_counter() - started
+    during_setup = watch.figures()
+    watch.reset()
+    runner = entry.runtime_data.hub.runner
+    async with asyncio.timeout(300):
+        while runner.last_result is None:  # noqa: ASYNC110 - the startup sync runs in the background
+            await asyncio.sleep(0.05)
+    sync = runner.last_result
+    during_sync = watch.figures()
+    watch.reset()
+    idle = await runner.sync(reason="bench idle")
+    during_idle = watch.figures()
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    return {
+        "setup_s": round(setup_s, 4),
+        "setup_loop": during_setup,
+        "sync_s": round(sync.duration_s, 3),
+        "sync_result": sync.as_dict(),
+        "sync_loop": during_sync,
+        "idle_sync_s": round(idle.duration_s, 3),
+        "idle_result": idle.as_dict(),
+        "idle_loop": during_idle,
+        "rss_kib": rss_kib(),
+    }
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    config = json.loads(sys.stdin.readline())
+    with tempfile.TemporaryDirectory(prefix="bench-ha-") as config_dir:
+        result = asyncio.run(probe(config, config_dir))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
