@@ -37,9 +37,6 @@ from custom_components.filaman_bambuddy.live import BambuddyLiveSession
 from .memory import rss_kib
 from .plugin_style import plugin_sync
 
-# What hub.py waits after Bambuddy's inventory_changed before it resyncs.
-INVENTORY_CHANGED_DELAY = 1.0
-
 
 class Agent:
     def __init__(self, session: aiohttp.ClientSession, setup: dict[str, Any]) -> None:
@@ -80,9 +77,7 @@ class Agent:
         def on_event(event: WsEvent) -> None:
             # The same routing as hub.py and __init__.py.
             if event.type == "inventory_changed":
-                self.runner.request_sync(
-                    reason="bambuddy_inventory_changed", delay=INVENTORY_CHANGED_DELAY
-                )
+                self.runner.bambuddy_inventory_changed()
             if isinstance(event, SpoolUsageLoggedEvent) and event.printer_id == self.printer_id:
                 self._spawn(self.consumption.wake("spool_usage_logged", event))
 
