@@ -1,6 +1,6 @@
 """Home Assistant-free asyncio clients for Bambuddy 1.2.5.2 and FilaMan 1.2.20.
 
-Nothing in this package imports ``homeassistant``. Clients take an injected
+Nothing in this package imports Home Assistant. Clients take an injected
 ``aiohttp.ClientSession``; models are frozen dataclasses; every failure is an
 :class:`ApiError` subclass whose text never contains keys or tokens.
 """
