@@ -32,6 +32,15 @@ def ams_unit_name(ams_id: int) -> str:
     return f"AMS {chr(ord('A') + ams_id)}"
 
 
+def slot_label(ams_id: int, tray_id: int) -> str:
+    """The label the card shows: "A1".."D4", "HT1".., "Ext", "Ext 2" (the contract's form)."""
+    if ams_id == EXTERNAL_AMS_ID:
+        return "Ext" if tray_id == 0 else f"Ext {tray_id + 1}"
+    if ams_id >= FIRST_AMS_HT_ID:
+        return f"HT{ams_id - FIRST_AMS_HT_ID + 1}"
+    return f"{chr(ord('A') + ams_id)}{tray_id + 1}"
+
+
 def ams_unit_identifier(coordinator: PrinterCoordinator, ams_id: int) -> tuple[str, str]:
     """Device registry identifier of an AMS unit."""
     return (DOMAIN, f"{printer_unique_id(coordinator)}_ams_{ams_id}")
@@ -105,7 +114,10 @@ class AmsSlotTracker:
         device_registry = dr.async_get(self._hass)
         for ams_id in units:
             identifier = ams_unit_identifier(self._coordinator, ams_id)
-            if device := device_registry.async_get_device(identifiers={identifier}):
+            device = device_registry.async_get_device_by_identifier(
+                identifier, self._entry.entry_id
+            )
+            if device is not None:
                 device_registry.async_update_device(
                     device.id, remove_config_entry_id=self._entry.entry_id
                 )
@@ -142,15 +154,7 @@ class SlotEntity(FilamanBambuddyEntity):
     @property
     def available(self) -> bool:
         """Unavailable while the printer is offline (it reports no trays then)."""
-        data = self.coordinator.data
-        return (
-            self.coordinator.last_update_success
-            and data is not None
-            and data.live
-            and data.status is not None
-            and data.status.connected
-            and self.current_tray() is not None
-        )
+        return self.printer_reachable and self.current_tray() is not None
 
     def slot_attributes(self) -> dict[str, Any]:
         """The attributes the AMS card and automations read (exact keys are a contract)."""
@@ -164,7 +168,7 @@ class SlotEntity(FilamanBambuddyEntity):
         return {
             "ams_id": self.ams_id,
             "tray_id": self.tray_id,
-            "slot_label": tray.label if tray is not None else None,
+            "slot_label": slot_label(self.ams_id, self.tray_id),
             "color": _hex_colour(tray.tray_color) if tray is not None else None,
             "material": tray.tray_type if tray is not None else None,
             "remain": tray.remain if tray is not None and tray.remain >= 0 else None,

@@ -46,5 +46,16 @@ class FilamanBambuddyEntity(CoordinatorEntity[PrinterCoordinator]):
     @property
     def available(self) -> bool:
         """Live entities need the WebSocket: without it their state would be stale."""
+        return self.live
+
+    @property
+    def live(self) -> bool:
+        """The WebSocket is up and the coordinator holds a snapshot."""
         data = self.coordinator.data
-        return super().available and data is not None and data.live
+        return self.coordinator.last_update_success and data is not None and data.live
+
+    @property
+    def printer_reachable(self) -> bool:
+        """Live and the printer connected to Bambuddy: only then is its state current."""
+        data = self.coordinator.data
+        return self.live and data.status is not None and data.status.connected

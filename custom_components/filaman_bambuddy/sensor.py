@@ -221,6 +221,11 @@ class PrinterSensor(FilamanBambuddyEntity, SensorEntity):
         self.entity_description = description
 
     @property
+    def available(self) -> bool:
+        """An unreachable printer's last job state would be stale."""
+        return self.printer_reachable
+
+    @property
     def native_value(self) -> Any:
         """The value from the latest snapshot."""
         status = self.coordinator.data.status
@@ -276,8 +281,8 @@ class AmsSensor(FilamanBambuddyEntity, SensorEntity):
 
     @property
     def available(self) -> bool:
-        """Only while the printer reports this unit."""
-        return super().available and self._unit() is not None
+        """Only while the printer is reachable and reports this unit."""
+        return self.printer_reachable and self._unit() is not None
 
     @property
     def native_value(self) -> float | int | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -106,3 +108,46 @@ async def loaded_entry(hass: HomeAssistant, servers: Servers) -> AsyncIterator[M
     if entry.state.recoverable:
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
+
+
+async def wait_for(condition: Callable[[], object], within: float = 2.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``within`` seconds."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 (state spread over HA and the simulators)
+            await asyncio.sleep(0.01)
+
+
+def entity_id(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> str:
+    """The entity id of ``<printer unique id>_<key>`` in ``entry``."""
+    unique_id = f"{entry.unique_id}_{key}"
+    registry = er.async_get(hass)
+    for registered in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if registered.unique_id == unique_id:
+            return registered.entity_id
+    raise AssertionError(f"no entity {unique_id}")
+
+
+def has_entity(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> bool:
+    """Whether ``<printer unique id>_<key>`` is registered for ``entry``."""
+    unique_id = f"{entry.unique_id}_{key}"
+    registry = er.async_get(hass)
+    return any(
+        registered.unique_id == unique_id
+        for registered in er.async_entries_for_config_entry(registry, entry.entry_id)
+    )
+
+
+def state_of(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> State:
+    """The current state of ``<printer unique id>_<key>``."""
+    state = hass.states.get(entity_id(hass, entry, key))
+    assert state is not None, key
+    return state
+
+
+def printer_device(hass: HomeAssistant, entry: MockConfigEntry) -> dr.DeviceEntry:
+    """The printer device of ``entry``."""
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, str(entry.unique_id)), entry.entry_id
+    )
+    assert device is not None
+    return device
