@@ -9,7 +9,7 @@ Setup wires four pieces together and keeps none of the logic itself:
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
 from typing import Any
 
@@ -43,6 +43,7 @@ from .coordinator import PrinterCoordinator
 from .data import FilamanBambuddyConfigEntry, FilamanBambuddyData
 from .entity import printer_device_identifier, server_device_identifier
 from .hub import BambuddyHub, async_add_hub, async_get_hub, async_release_hub, hub_key
+from .inventory.result import SyncResult
 from .ledger_store import HaLedgerStore, async_remove_ledger
 from .print_events import PrintEventBridge
 from .repairs import ConflictMonitor, OutageMonitor
@@ -99,7 +100,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
 
     hub = _acquire_hub(hass, entry, bambuddy, filaman)
     coordinator = PrinterCoordinator(hass, entry, hub, printer_id)
-    bridge = PrintEventBridge(hass, entry.entry_id, printer_id, printer.name)
+
+    def usage_pending(job: str | None) -> bool:
+        return any(
+            not ledger_entry.announced and job in (None, ledger_entry.print_name)
+            for ledger_entry in consumption.entries()
+        )
+
+    bridge = PrintEventBridge(
+        hass,
+        entry.entry_id,
+        printer_id,
+        printer.name,
+        device_identifier=(DOMAIN, entry.unique_id or entry.entry_id),
+        usage_pending=usage_pending,
+    )
 
     @callback
     def on_debit(debit: DebitRecord) -> None:
@@ -135,37 +150,49 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
     _register_devices(hass, entry)
     _wire_live_events(hass, entry, bridge)
     sync_interval = timedelta(seconds=entry.options.get(CONF_SYNC_INTERVAL, DEFAULT_SYNC_INTERVAL))
+
+    @callback
+    def periodic_sync(_now: datetime) -> None:
+        hub.runner.request_sync(reason="interval")
+
+    async def poll_usage(_now: datetime) -> None:
+        await async_wake_consumption(hass, entry, "poll")
+
+    @callback
+    def inventory_synced(result: SyncResult) -> None:
+        coordinator.async_inventory_synced()
+        if result.complete and consumption.pending_count:
+            # FilaMan answers again: debits owed since it was down need not wait for the poll.
+            wake_consumption_soon(hass, entry, "filaman_reachable")
+
     entry.async_on_unload(
         async_track_time_interval(
-            hass,
-            lambda _now: hub.runner.request_sync(reason="interval"),
-            sync_interval,
-            name=f"{DOMAIN} periodic sync",
+            hass, periodic_sync, sync_interval, name=f"{DOMAIN} periodic sync"
         )
     )
     entry.async_on_unload(
         async_track_time_interval(
-            hass,
-            lambda _now: consumption.wake("poll"),
-            CONSUMPTION_POLL_INTERVAL,
-            name=f"{DOMAIN} usage poll",
+            hass, poll_usage, CONSUMPTION_POLL_INTERVAL, name=f"{DOMAIN} usage poll"
         )
     )
-    entry.async_on_unload(
-        hub.runner.add_listener(lambda _result: coordinator.async_inventory_synced())
-    )
+    entry.async_on_unload(hub.runner.add_listener(inventory_synced))
     entry.async_on_unload(hub.add_auth_failed_listener(lambda: entry.async_start_reauth(hass)))
 
     conflicts = ConflictMonitor(hass, entry)
     await conflicts.async_check()
+
+    async def check_conflicts(_now: datetime) -> None:
+        await conflicts.async_check()
+
     entry.async_on_unload(
-        async_track_time_interval(
-            hass, lambda _now: conflicts.async_check(), sync_interval, name=f"{DOMAIN} conflicts"
-        )
+        async_track_time_interval(hass, check_conflicts, sync_interval, name=f"{DOMAIN} conflicts")
     )
     outage = OutageMonitor(hass, entry)
     entry.async_on_unload(outage.async_stop)
     entry.async_on_unload(hub.live.add_connection_listener(outage.handle_connection))
+    if not hub.live.connected:
+        # The grace period also runs for a server that was never reached since setup.
+        outage.handle_connection(False)
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     hub.start()
@@ -235,21 +262,50 @@ def _wire_live_events(
         if event.printer_id != printer_id:
             return
         if isinstance(event, SpoolUsageLoggedEvent):
-            hass.async_create_task(data.consumption.wake("spool_usage_logged", event))
+            wake_consumption_soon(hass, entry, "spool_usage_logged", event)
         elif isinstance(event, PrintCompleteEvent) and event.legacy_weights is not None:
-            hass.async_create_task(
-                data.consumption.handle_legacy_print_complete(event, _slot_spools(data))
+            entry.async_create_background_task(
+                hass,
+                data.consumption.handle_legacy_print_complete(event, _slot_spools(data)),
+                f"{DOMAIN} legacy print_complete",
             )
 
     @callback
     def on_connection(connected: bool) -> None:
         data.coordinator.async_set_live(connected)
         if connected:
-            # Usage written while we were away is in the ledger; pick it up now.
-            hass.async_create_task(data.consumption.wake("reconnect"))
+            # Usage written while we were away is in Bambuddy's history; pick it up now.
+            wake_consumption_soon(hass, entry, "reconnect")
 
     entry.async_on_unload(data.hub.live.add_listener(on_event))
     entry.async_on_unload(data.hub.live.add_connection_listener(on_connection))
+
+
+@callback
+def wake_consumption_soon(
+    hass: HomeAssistant,
+    entry: FilamanBambuddyConfigEntry,
+    reason: str,
+    event: SpoolUsageLoggedEvent | None = None,
+) -> None:
+    """Fire-and-forget :func:`async_wake_consumption` (cancelled with the entry)."""
+    entry.async_create_background_task(
+        hass, async_wake_consumption(hass, entry, reason, event), f"{DOMAIN} consumption wake"
+    )
+
+
+async def async_wake_consumption(
+    hass: HomeAssistant,
+    entry: FilamanBambuddyConfigEntry,
+    reason: str,
+    event: SpoolUsageLoggedEvent | None = None,
+) -> None:
+    """Let the processor run, then refresh the sensors: a run that only queued rows (FilaMan
+    down) reports no debit, yet the pending count changed."""
+    data = entry.runtime_data
+    await data.consumption.wake(reason, event)
+    await data.consumption.wait_idle()
+    data.coordinator.async_update_listeners()
 
 
 def _slot_spools(data: FilamanBambuddyData) -> dict[tuple[int, int], int]:

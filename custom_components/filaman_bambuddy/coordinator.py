@@ -75,7 +75,7 @@ class PrinterCoordinator(DataUpdateCoordinator[PrinterData]):
             _LOGGER,
             cooldown=ASSIGNMENT_REFRESH_COOLDOWN,
             immediate=False,
-            function=self._async_refresh_assignments,
+            function=self.async_refresh_assignments,
         )
 
     async def _async_update_data(self) -> PrinterData:
@@ -93,8 +93,10 @@ class PrinterCoordinator(DataUpdateCoordinator[PrinterData]):
                 translation_key="bambuddy_unavailable",
                 translation_placeholders={"error": str(err)},
             ) from err
-        live = self.data.live if self.data is not None else True
-        return PrinterData(status=status, live=live, assignments=_by_slot(assignments))
+        # Until the WebSocket is up, a REST snapshot would silently go stale.
+        return PrinterData(
+            status=status, live=self.hub.live.connected, assignments=_by_slot(assignments)
+        )
 
     @callback
     def async_handle_event(self, event: WsEvent) -> None:
@@ -121,7 +123,8 @@ class PrinterCoordinator(DataUpdateCoordinator[PrinterData]):
         """Bambuddy spool ids or FilaMan weights may have changed: refresh what slots show."""
         self.hass.async_create_task(self._assignment_debouncer.async_call())
 
-    async def _async_refresh_assignments(self) -> None:
+    async def async_refresh_assignments(self) -> None:
+        """Re-read the slot assignments now (errors only logged: the next event retries)."""
         try:
             assignments = await self.hub.bambuddy.assignments(self.printer_id)
         except ApiError as err:

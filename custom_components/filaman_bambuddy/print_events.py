@@ -8,22 +8,35 @@ used and no usage ever comes, after ``USAGE_WAIT`` seconds with an empty spool l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later
 
-from .api.events import PrintCompleteEvent, WsEvent
+from .api.events import (
+    PrintCompleteEvent,
+    PrinterStatusEvent,
+    PrintStartEvent,
+    SpoolUsageLoggedEvent,
+    WsEvent,
+)
 from .const import DOMAIN
 from .consumption.models import DebitRecord, PrintUsage
 
 EVENT_PRINT_COMPLETE = f"{DOMAIN}_print_complete"
 EVENT_CONSUMPTION = f"{DOMAIN}_consumption"
 PRINT_STATUSES = ("completed", "failed", "aborted", "cancelled")
+# A snapshot in one of these states means a new print began (a repeated print_complete after
+# it is a new print, not a duplicate delivery).
+PRINTING_STATES = frozenset({"PREPARE", "SLICING", "RUNNING", "PAUSE"})
 
 # Bambuddy writes usage about 8 s after print_complete; give it generous room.
 USAGE_WAIT = 90.0
+
+type UsagePending = Callable[[str | None], bool]
 
 
 def print_finished_signal(entry_id: str) -> str:
@@ -36,34 +49,73 @@ def _status(value: str | None) -> str:
     return value if value in PRINT_STATUSES else "completed"
 
 
-class PrintEventBridge:
-    """Turns WebSocket print events and consumption callbacks into HA events for one printer."""
+def _same_job(first: str | None, second: str | None) -> bool:
+    return first is None or second is None or first == second
 
-    def __init__(self, hass: HomeAssistant, entry_id: str, printer_id: int, printer_name: str):
+
+class PrintEventBridge:
+    """Turns WebSocket print events and consumption callbacks into HA events for one printer.
+
+    ``usage_pending(job)`` tells whether the consumption processor holds usage of that job
+    it has not announced yet (FilaMan down, say): then the print is announced with its
+    grams when they are settled, never early with an empty spool list.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry_id: str,
+        printer_id: int,
+        printer_name: str,
+        *,
+        device_identifier: tuple[str, str],
+        usage_pending: UsagePending,
+    ) -> None:
         self._hass = hass
         self._entry_id = entry_id
         self._printer_id = printer_id
         self._printer_name = printer_name
-        self._waiting: tuple[str, str | None] | None = (
-            None  # (status, job) of a print without usage yet
-        )
+        self._device_identifier = device_identifier
+        self._usage_pending = usage_pending
+        # (status, job) of a finished print whose usage has not been announced yet.
+        self._waiting: tuple[str, str | None] | None = None
+        # Bambuddy logged usage after that print_complete: the processor will announce it.
+        self._usage_logged = False
+        # (status, job) of the last print_complete, until a new print starts: a second
+        # identical frame before that is a duplicate delivery.
+        self._last_complete: tuple[str, str | None] | None = None
         self._cancel_wait: CALLBACK_TYPE | None = None
 
     @callback
     def handle_ws_event(self, event: WsEvent) -> None:
-        """Start waiting for the usage of a print that just finished."""
-        if not isinstance(event, PrintCompleteEvent) or event.printer_id != self._printer_id:
+        """Follow this printer's prints; start waiting for the usage of one that finished."""
+        if event.printer_id != self._printer_id:
             return
-        self._cancel_timer()
-        self._waiting = (_status(event.status), event.subtask_name or event.filename)
-        self._cancel_wait = async_call_later(self._hass, USAGE_WAIT, self._usage_never_came)
+        if isinstance(event, PrintStartEvent) or (
+            isinstance(event, PrinterStatusEvent)
+            and (event.status.state or "").upper() in PRINTING_STATES
+        ):
+            self._last_complete = None
+        elif isinstance(event, SpoolUsageLoggedEvent):
+            self._usage_logged = self._waiting is not None
+        elif isinstance(event, PrintCompleteEvent):
+            finished = (_status(event.status), event.subtask_name or event.filename)
+            if finished == self._last_complete:
+                return  # the same frame delivered again
+            self._last_complete = finished
+            self._cancel_timer()
+            self._waiting = finished
+            self._usage_logged = False
+            self._cancel_wait = async_call_later(self._hass, USAGE_WAIT, self._usage_never_came)
 
     @callback
     def handle_print_usage(self, usage: PrintUsage) -> None:
         """The processor settled every usage row of a print."""
-        status = self._waiting[0] if self._waiting else _status(usage.status)
-        self._cancel_timer()
-        self._waiting = None
+        status = _status(usage.status)
+        if self._waiting is not None and _same_job(self._waiting[1], usage.print_name):
+            status = self._waiting[0]  # print_complete knows aborted/cancelled
+            self._cancel_timer()
+            self._waiting = None
         spools = [
             {
                 "filaman_spool_id": spool.filaman_spool_id,
@@ -83,6 +135,7 @@ class PrintEventBridge:
             {
                 "printer_id": self._printer_id,
                 "printer_name": self._printer_name,
+                "device_id": self._device_id(),
                 "filaman_spool_id": debit.filaman_spool_id,
                 "bambuddy_spool_id": debit.bambuddy_spool_id,
                 "grams": debit.grams,
@@ -95,10 +148,19 @@ class PrintEventBridge:
     @callback
     def _usage_never_came(self, _now: Any) -> None:
         self._cancel_wait = None
-        if self._waiting is not None:
-            status, job = self._waiting
-            self._waiting = None
-            self._fire_print_complete(status, job, [])
+        if self._waiting is None:
+            return
+        status, job = self._waiting
+        if self._usage_logged or self._usage_pending(job):
+            return  # the processor announces it once FilaMan took the grams
+        self._waiting = None
+        self._fire_print_complete(status, job, [])
+
+    def _device_id(self) -> str | None:
+        device = dr.async_get(self._hass).async_get_device_by_identifier(
+            self._device_identifier, self._entry_id
+        )
+        return device.id if device is not None else None
 
     def _fire_print_complete(
         self, status: str, job: str | None, spools: list[dict[str, Any]]
@@ -106,6 +168,7 @@ class PrintEventBridge:
         data = {
             "printer_id": self._printer_id,
             "printer_name": self._printer_name,
+            "device_id": self._device_id(),
             "job": job,
             "status": status,
             "spools": spools,

@@ -220,7 +220,8 @@ async def _assign_spool(call: ServiceCall) -> ServiceResponse:
         raise _error("assignment_rejected", error=err.detail or str(err)) from err
     except ApiError as err:
         raise _api_error(err) from err
-    data.coordinator.async_inventory_synced()
+    # Answer with the slot entities already showing the new spool.
+    await data.coordinator.async_refresh_assignments()
     return {
         "filaman_spool_id": filaman_spool_id,
         "bambuddy_spool_id": twin.id,
@@ -242,7 +243,7 @@ async def _unassign_spool(call: ServiceCall) -> ServiceResponse:
         raise _error("no_assignment", ams_id=str(ams_id), tray_id=str(tray_id)) from err
     except ApiError as err:
         raise _api_error(err) from err
-    data.coordinator.async_inventory_synced()
+    await data.coordinator.async_refresh_assignments()
     response: dict[str, Any] = {"ams_id": ams_id, "tray_id": tray_id, "unassigned": True}
     return response
 
