@@ -229,8 +229,8 @@ const STYLE = `
   .level > span { display: block; height: 100%; background: var(--primary-color, #03a9f4); }
   .label { font-size: 0.75em; color: var(--secondary-text-color); }
   .material { font-weight: 600; font-size: 0.95em; color: var(--primary-text-color); }
-  .spool { font-size: 0.8em; color: var(--primary-text-color); max-width: 100%; overflow: hidden;
-    text-overflow: ellipsis; white-space: nowrap; }
+  .spool { font-size: 0.8em; line-height: 1.25; color: var(--primary-text-color); max-width: 100%; overflow: hidden;
+    display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; line-clamp: 2; overflow-wrap: anywhere; }
   .spool.none, .grams.none { color: var(--secondary-text-color); font-style: italic; }
   .grams { font-size: 0.8em; color: var(--secondary-text-color); }
   .badge { font-size: 0.7em; font-weight: 600; color: var(--text-primary-color, #fff); background: var(--primary-color, #03a9f4);

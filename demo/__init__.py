@@ -1,0 +1,1 @@
+"""`script/demo`: the simulators and a real Home Assistant with the integration, loopback only."""
