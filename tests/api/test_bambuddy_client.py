@@ -129,6 +129,27 @@ async def test_spool_crud(bambuddy: BambuddyClient, bambuddy_sim: BambuddySimula
         await bambuddy.create_spool({"material": "PLA", "weight_used": None})
 
 
+async def test_restore_spool_keeps_id_and_assignment(
+    bambuddy: BambuddyClient, bambuddy_sim: BambuddySimulator
+) -> None:
+    printer_id = bambuddy_sim.add_printer("X1C")
+    spool = await bambuddy.create_spool(SPOOL)
+    await bambuddy.assign(spool.id, printer_id, 0, 0)
+    bambuddy_sim.db.spools[spool.id].archived_at = bambuddy_sim.db.spools[spool.id].created_at
+    assert (await bambuddy.spool(spool.id)).archived
+
+    restored = await bambuddy.restore_spool(spool.id)
+
+    assert restored.id == spool.id
+    assert not restored.archived
+    assert restored.filaman_id == 7
+    assert [s.id for s in await bambuddy.spools(include_archived=False)] == [spool.id]
+    assert [a.spool_id for a in await bambuddy.assignments(printer_id)] == [spool.id]
+    assert await bambuddy.restore_spool(spool.id) == restored  # already active: no harm
+    with pytest.raises(NotFoundError):
+        await bambuddy.restore_spool(999)
+
+
 async def test_archived_spools_are_listed_by_default(
     bambuddy: BambuddyClient, bambuddy_sim: BambuddySimulator
 ) -> None:

@@ -332,3 +332,79 @@ async def test_timeouts_and_unreachable(
     with pytest.raises(ApiConnectionError) as refused:
         await FilamanClient(session, url, filaman_key).me()
     assert not refused.value.request_sent
+
+
+def record_spaced_consumptions(sim: FilamanSimulator, spool_id: int, count: int) -> None:
+    """``count`` separate print_consumption events, 10 minutes apart (no aggregation)."""
+    for index in range(count):
+        sim.record_consumption(
+            spool_id, 1.0 + index, event_at=PRINT_END + timedelta(minutes=10 * index)
+        )
+
+
+async def test_spool_events_newest_first_across_pages(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    spool_id = filaman_sim.add_spool(seed_filament(filaman_sim))
+    record_spaced_consumptions(filaman_sim, spool_id, 5)
+    expected = [event.id for event in filaman_sim.events(spool_id)]
+    assert len(expected) == 6  # five consumptions and the new → opened status change
+    filaman_sim.request_log.clear()
+
+    events = [event async for event in filaman.spool_events(spool_id, page_size=2)]
+
+    assert [event.id for event in events] == expected
+    assert [event.event_at for event in events] == sorted(
+        (event.event_at for event in events if event.event_at is not None), reverse=True
+    )
+    assert events[0].event_type == "print_consumption"
+    assert events[0].delta_weight_g == -5.0
+    assert filaman_sim.request_log.count(("GET", f"/api/v1/spools/{spool_id}/events")) == 3
+
+
+async def test_spool_events_reads_pages_only_as_needed(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    spool_id = filaman_sim.add_spool(seed_filament(filaman_sim))
+    record_spaced_consumptions(filaman_sim, spool_id, 5)
+    filaman_sim.request_log.clear()
+    listing = filaman.spool_events(spool_id, page_size=2)
+    first = await anext(listing)
+    await listing.aclose()
+    assert first.id == filaman_sim.events(spool_id)[0].id
+    assert filaman_sim.request_log == [("GET", f"/api/v1/spools/{spool_id}/events")]
+
+
+async def test_spool_events_yield_a_shifted_event_once(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    spool_id = filaman_sim.add_spool(seed_filament(filaman_sim))
+    record_spaced_consumptions(filaman_sim, spool_id, 3)
+    expected = [event.id for event in filaman_sim.events(spool_id)]
+    listing = filaman.spool_events(spool_id, page_size=2)
+    seen = [(await anext(listing)).id, (await anext(listing)).id]
+    # A newer event pushes everything one place down: page 2 starts with a seen event.
+    filaman_sim.record_consumption(spool_id, 9.0, event_at=PRINT_END + timedelta(hours=2))
+    seen += [event.id async for event in listing]
+    assert seen == expected
+
+
+async def test_spool_events_errors(filaman: FilamanClient, filaman_sim: FilamanSimulator) -> None:
+    spool_id = filaman_sim.add_spool(seed_filament(filaman_sim))
+    with pytest.raises(NotFoundError):
+        await anext(filaman.spool_events(999))
+    for bad_size in (0, 201):
+        with pytest.raises(ValueError, match="page_size"):
+            await anext(filaman.spool_events(spool_id, page_size=bad_size))
+    filaman_sim.fail_next("GET", r"/events$", 200, body={"items": None, "total": 1})
+    with pytest.raises(ProtocolError, match="envelope"):
+        await anext(filaman.spool_events(spool_id))
+    # A server that keeps answering the same page must not be read forever.
+    record_spaced_consumptions(filaman_sim, spool_id, 1)
+    newest = filaman_sim.events(spool_id)[0]
+    stuck = envelope([{"id": newest.id, "spool_id": spool_id, "event_type": "x"}], 50)
+    filaman_sim.fail_next("GET", r"/events$", 200, count=2, body=stuck)
+    filaman_sim.request_log.clear()
+    events = [event async for event in filaman.spool_events(spool_id, page_size=1)]
+    assert [event.id for event in events] == [newest.id]
+    assert len(filaman_sim.request_log) == 2

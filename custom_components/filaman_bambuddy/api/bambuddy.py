@@ -180,6 +180,11 @@ class BambuddyClient:
         )
         return BambuddySpool.from_json(as_object(data, "patched spool"))
 
+    async def restore_spool(self, spool_id: int) -> BambuddySpool:
+        """Un-archive a spool; it keeps its id, slot assignments and usage history."""
+        data = await self._http.request("POST", f"/inventory/spools/{spool_id}/restore")
+        return BambuddySpool.from_json(as_object(data, "restored spool"))
+
     async def delete_spool(self, spool_id: int) -> None:
         """Hard delete, including the spool's slot assignments."""
         await self._http.request("DELETE", f"/inventory/spools/{spool_id}", allow_empty=True)

@@ -37,6 +37,8 @@ from .models_filaman import (
 _LOGGER = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
+MAX_PAGE_SIZE = 200
+EVENT_PAGE_SIZE = 100
 LISTING_ATTEMPTS = 3
 
 
@@ -169,6 +171,41 @@ class FilamanClient:
             body["note"] = note
         data = await self._http.request("POST", f"/spools/{spool_id}/consumptions", json_body=body)
         return SpoolEvent.from_json(as_object(data, "consumption event"))
+
+    async def spool_events(
+        self, spool_id: int, *, page_size: int = EVENT_PAGE_SIZE
+    ) -> AsyncGenerator[SpoolEvent]:
+        """The spool's events, newest ``event_at`` first, read one page at a time.
+
+        Pages are fetched only as the caller iterates, so stopping early (e.g. at
+        the first event older than a window) saves the remaining requests; close
+        the generator (``contextlib.aclosing``) when breaking out of it. An event
+        that shifts onto the next page while paging is yielded once. Needs
+        ``spool_events:read``; an unknown spool is :class:`NotFoundError`.
+        """
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        path = f"/spools/{spool_id}/events"
+        seen: set[int] = set()
+        page = 1
+        while True:
+            envelope = await self._get_object(path, page=page, page_size=page_size)
+            total = to_int(envelope.get("total"))
+            page_items = envelope.get("items")
+            if total is None or not isinstance(page_items, list):
+                raise ProtocolError(f"FilaMan {path} page {page}: not a paging envelope")
+            fresh = 0
+            for item in objects(page_items):
+                event = SpoolEvent.from_json(item)
+                if event.id in seen:
+                    continue
+                seen.add(event.id)
+                fresh += 1
+                yield event
+            # Stop at the end, or when a page brought nothing new (it would loop forever).
+            if fresh == 0 or page * page_size >= total:
+                return
+            page += 1
 
     # --- printers -------------------------------------------------------------------
 

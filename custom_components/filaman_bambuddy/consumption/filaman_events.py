@@ -1,21 +1,22 @@
-"""``GET /spools/{id}/events`` — the one FilaMan read the API client does not offer yet.
+"""The recent window of a FilaMan spool's events, for reconciling debits.
 
-Listed newest ``event_at`` first, paged (``page_size`` ≤ 200), permission
-``spool_events:read`` (every seeded role has it). Only reconciliation needs it.
+``FilamanClient.spool_events`` lists newest ``event_at`` first (permission
+``spool_events:read``, which every seeded role has), so reading stops at the
+first event older than the window; a bound keeps a very busy spool from costing
+an unbounded number of requests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
 from datetime import datetime
-from typing import Any
 
-from ..api._coerce import as_object, objects, to_int
 from ..api.filaman import FilamanClient
 from ..api.models_filaman import SpoolEvent
 
 PAGE_SIZE = 100
 MAX_PAGES = 10
+MAX_EVENTS = PAGE_SIZE * MAX_PAGES
 
 
 async def spool_events_since(
@@ -23,30 +24,15 @@ async def spool_events_since(
 ) -> tuple[list[SpoolEvent], bool]:
     """Events of a spool with ``event_at >= since`` and whether that window was read fully.
 
-    Reads pages until an event older than ``since`` shows up or the listing ends;
-    stops after ``MAX_PAGES`` pages (then ``complete`` is false).
+    Reads until an event older than ``since`` shows up or the listing ends; keeps
+    at most ``MAX_EVENTS`` events (more in the window: ``complete`` is false).
     """
     events: list[SpoolEvent] = []
-    for page in range(1, MAX_PAGES + 1):
-        envelope = await _page(filaman, spool_id, page)
-        items = [SpoolEvent.from_json(item) for item in objects(envelope.get("items"))]
-        older_seen = False
-        for event in items:
+    async with contextlib.aclosing(filaman.spool_events(spool_id, page_size=PAGE_SIZE)) as listing:
+        async for event in listing:
             if event.event_at is not None and event.event_at < since:
-                older_seen = True
-                continue
+                return events, True
+            if len(events) >= MAX_EVENTS:
+                return events, False
             events.append(event)
-        total = to_int(envelope.get("total"))
-        listing_done = not items or (total is not None and page * PAGE_SIZE >= total)
-        if older_seen or listing_done:
-            return events, True
-    return events, False
-
-
-async def _page(filaman: FilamanClient, spool_id: int, page: int) -> Mapping[str, Any]:
-    # The client keeps its HTTP helper private; reuse it so auth, timeouts and error
-    # mapping stay identical to every other FilaMan call.
-    data = await filaman._http.request(
-        "GET", f"/spools/{spool_id}/events", params={"page": page, "page_size": PAGE_SIZE}
-    )
-    return as_object(data, "spool events")
+    return events, True

@@ -36,19 +36,6 @@ from .result import SyncResult
 _LOGGER = logging.getLogger(__name__)
 
 
-async def restore_spool(bambuddy: BambuddyClient, spool_id: int) -> None:
-    """``POST /inventory/spools/{id}/restore`` (un-archive).
-
-    The client has no such method yet; use it when it appears, otherwise send the
-    request through the client's own transport (same auth, timeout and errors).
-    """
-    restore: Callable[[int], Awaitable[object]] | None = getattr(bambuddy, "restore_spool", None)
-    if restore is not None:
-        await restore(spool_id)
-        return
-    await bambuddy._http.request("POST", f"/inventory/spools/{spool_id}/restore")
-
-
 @dataclass
 class _Tally:
     created: int = 0
@@ -235,7 +222,7 @@ class SyncRun:
         try:
             if op.restore:
                 self._before_write()
-                await restore_spool(self._bambuddy, op.bambuddy_id)
+                await self._bambuddy.restore_spool(op.bambuddy_id)
             if op.changes:
                 self._before_write()
                 await self._bambuddy.patch_spool(op.bambuddy_id, op.changes)
