@@ -23,7 +23,12 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 import probatio
 
 from .api import ApiError, NotFoundError, RejectedError
-from .api.models_bambuddy import BambuddySpool, PrinterStatus
+from .api.models_bambuddy import (
+    EXTERNAL_AMS_ID,
+    FIRST_AMS_HT_ID,
+    BambuddySpool,
+    PrinterStatus,
+)
 from .const import DOMAIN
 from .data import FilamanBambuddyConfigEntry, FilamanBambuddyData
 from .inventory.runner import SyncResult
@@ -170,13 +175,25 @@ async def async_full_resync(
 
 
 def _check_slot(status: PrinterStatus | None, ams_id: int, tray_id: int) -> None:
-    """A slot must exist on the printer; external holders may be addressed while empty."""
-    if ams_id == 255:
-        if tray_id in (0, 1):
+    """The slot must be one the printer reports.
+
+    A printer Bambuddy has not reached since it started reports no slots at all; then any
+    address such a printer could have is accepted (Bambuddy keeps it pending).
+    """
+    if status is not None and status.slots():
+        if status.tray(ams_id, tray_id) is not None:
             return
-    elif status is not None and status.tray(ams_id, tray_id) is not None:
+    elif _possible_slot(ams_id, tray_id):
         return
     raise _error("unknown_slot", ams_id=str(ams_id), tray_id=str(tray_id))
+
+
+def _possible_slot(ams_id: int, tray_id: int) -> bool:
+    if ams_id == EXTERNAL_AMS_ID:
+        return tray_id in (0, 1)
+    if FIRST_AMS_HT_ID <= ams_id < FIRST_AMS_HT_ID + 8:
+        return tray_id == 0
+    return ams_id < 4
 
 
 async def _linked_bambuddy_spool(

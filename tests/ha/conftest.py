@@ -23,6 +23,7 @@ from custom_components.filaman_bambuddy.const import (
 )
 from simulators.bambuddy import BambuddySimulator
 from simulators.filaman import FilamanSimulator
+from simulators.filaman.models import STATUS_ID_BY_KEY
 
 
 @dataclass
@@ -54,6 +55,18 @@ class Servers:
             | data,
             options={CONF_SYNC_INTERVAL: 300, CONF_RECONNECT_INTERVAL: 1},
         )
+
+    def add_spool_quietly(self) -> int:
+        """A FilaMan spool created without the SSE hint (as if the stream missed it)."""
+        spool = self.filaman.state.create_spool(
+            {
+                "filament_id": self.filament_id,
+                "status_id": STATUS_ID_BY_KEY["new"],
+                "initial_total_weight_g": 1250.0,
+                "empty_spool_weight_g": 250.0,
+            }
+        )
+        return spool.id
 
 
 @pytest.fixture
@@ -103,6 +116,22 @@ async def loaded_entry(hass: HomeAssistant, servers: Servers) -> AsyncIterator[M
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     await entry.runtime_data.hub.runner.sync(reason="test")
+    await hass.async_block_till_done()
+    yield entry
+    if entry.state.recoverable:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await hass.async_block_till_done()
+
+
+@pytest.fixture
+async def second_entry(
+    hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
+) -> AsyncIterator[MockConfigEntry]:
+    """A second printer on the same Bambuddy server, set up next to the first."""
+    printer_id = servers.bambuddy.add_printer("Garage P1S", model="P1S", ams_units=1)
+    entry = servers.entry(printer_id)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     yield entry
     if entry.state.recoverable:
