@@ -42,7 +42,14 @@ from .consumption.processor import ConsumptionProcessor
 from .coordinator import PrinterCoordinator
 from .data import FilamanBambuddyConfigEntry, FilamanBambuddyData
 from .entity import printer_device_identifier, server_device_identifier
-from .hub import BambuddyHub, async_add_hub, async_get_hub, async_release_hub, hub_key
+from .hub import (
+    BambuddyHub,
+    async_add_hub,
+    async_get_hub,
+    async_release_hub,
+    hub_key,
+    hub_share_id,
+)
 from .inventory.result import SyncResult
 from .ledger_store import HaLedgerStore, async_remove_ledger
 from .print_events import PrintEventBridge
@@ -206,12 +213,18 @@ def _acquire_hub(
     filaman: FilamanClient,
 ) -> BambuddyHub:
     """Share one hub per Bambuddy server between its printers."""
-    key = hub_key(entry.data[CONF_BAMBUDDY_URL])
-    hub = async_get_hub(hass, key)
+    share_id = hub_share_id(
+        entry.data[CONF_BAMBUDDY_URL],
+        entry.data[CONF_BAMBUDDY_API_KEY],
+        entry.data[CONF_FILAMAN_URL],
+        entry.data[CONF_FILAMAN_API_KEY],
+    )
+    hub = async_get_hub(hass, share_id)
     if hub is None:
         hub = BambuddyHub(
             hass,
-            key,
+            hub_key(entry.data[CONF_BAMBUDDY_URL]),
+            share_id,
             bambuddy,
             filaman,
             filaman_printer_id=entry.data.get(CONF_FILAMAN_PRINTER_ID),

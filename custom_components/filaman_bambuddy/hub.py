@@ -4,12 +4,17 @@ Bambuddy has one WebSocket and one inventory per server, so the live session, th
 runner and the FilaMan change watcher exist once per server, not once per printer: two printers on
 one server must never run two syncs at once or hold two sockets. The hub is created by the first
 entry that loads and closed when the last one unloads.
+
+Entries share a hub only when they also use the same keys and the same FilaMan: after a reauth
+or reconfigure one entry may hold a new key while another still holds the revoked one, and the
+updated entry must not keep talking through the old entry's clients.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import hashlib
 import logging
 
 from homeassistant.core import HomeAssistant, callback
@@ -38,6 +43,7 @@ class BambuddyHub:
         self,
         hass: HomeAssistant,
         key: str,
+        share_id: str,
         bambuddy: BambuddyClient,
         filaman: FilamanClient,
         *,
@@ -45,7 +51,8 @@ class BambuddyHub:
         reconnect_interval: float,
     ) -> None:
         self.hass = hass
-        self.key = key
+        self.key = key  # the server (names, the server device); holds no secret
+        self.share_id = share_id  # which entries may share this hub
         self.bambuddy = bambuddy
         self.filaman = filaman
         self.live = BambuddyLiveSession(bambuddy, reconnect_interval=reconnect_interval)
@@ -109,18 +116,27 @@ class BambuddyHub:
 
 
 def hub_key(bambuddy_url: str) -> str:
-    """Entries share a hub when they point at the same Bambuddy server."""
+    """The Bambuddy server a hub talks to (normalised URL)."""
     return normalize_url(bambuddy_url)
 
 
-def async_get_hub(hass: HomeAssistant, key: str) -> BambuddyHub | None:
-    """Return the running hub for a Bambuddy server, if any."""
-    return hass.data.get(DATA_HUBS, {}).get(key)
+def hub_share_id(
+    bambuddy_url: str, bambuddy_api_key: str, filaman_url: str, filaman_api_key: str
+) -> str:
+    """Entries with equal ids share a hub: same servers, same keys (only a digest is kept)."""
+    secret = "\n".join((bambuddy_api_key, normalize_url(filaman_url), filaman_api_key))
+    digest = hashlib.sha256(secret.encode()).hexdigest()[:16]
+    return f"{hub_key(bambuddy_url)}#{digest}"
+
+
+def async_get_hub(hass: HomeAssistant, share_id: str) -> BambuddyHub | None:
+    """Return the running hub entries with this share id use, if any."""
+    return hass.data.get(DATA_HUBS, {}).get(share_id)
 
 
 def async_add_hub(hass: HomeAssistant, hub: BambuddyHub) -> None:
     """Remember a new hub."""
-    hass.data.setdefault(DATA_HUBS, {})[hub.key] = hub
+    hass.data.setdefault(DATA_HUBS, {})[hub.share_id] = hub
 
 
 async def async_release_hub(hass: HomeAssistant, hub: BambuddyHub, entry_id: str) -> None:
@@ -128,5 +144,5 @@ async def async_release_hub(hass: HomeAssistant, hub: BambuddyHub, entry_id: str
     hub.entry_ids.discard(entry_id)
     if hub.entry_ids:
         return
-    hass.data.get(DATA_HUBS, {}).pop(hub.key, None)
+    hass.data.get(DATA_HUBS, {}).pop(hub.share_id, None)
     await hub.async_close()
