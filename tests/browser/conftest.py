@@ -38,7 +38,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 str(REPO_ROOT / "script" / "demo"),
                 "--free-ports",
                 "--for",
-                "1800",  # an upper bound; the fixture stops it as soon as the tests are done
+                "900",  # an upper bound; the fixture stops it as soon as the tests are done
                 "--print-every",
                 "0",  # the tests start the prints they need
                 "--state-dir",

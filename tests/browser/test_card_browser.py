@@ -182,10 +182,20 @@ def test_card_shows_the_simulator_slots_then_the_offline_state(
         assert "grayscale(1)" in filter_value
         card.screenshot(path=str(ARTIFACTS / "ams-card-offline.png"))
 
+        # A page opened while the printer is offline has never seen the slots' attributes: the
+        # card still lays out every slot under the integration's labels, greyed.
+        page.reload()
+        card.locator(".slot").first.wait_for(timeout=WAIT_MS)
+        expect(card.locator("ha-card")).to_have_attribute("data-state", "offline")
+        labels = card.locator(".slot").evaluate_all("tiles => tiles.map(t => t.dataset.slot)")
+        assert sorted(labels) == sorted(expected)
+        page.wait_for_timeout(1500)  # only so the screenshot is taken after the page faded in
+        card.screenshot(path=str(ARTIFACTS / "ams-card-offline-reloaded.png"))
+
         # German follows the user's language, live.
         set_language(page, "de")
         expect(card.locator(".banner")).to_have_text("Drucker offline", timeout=WAIT_MS)
-        expect(card.locator('.slot[data-slot="A4"] .material')).to_have_text("Leer")
+        expect(card.locator(".external .unit-title")).to_have_text("Externe Spule")
         card.screenshot(path=str(ARTIFACTS / "ams-card-offline-de.png"))
     finally:
         set_language(page, "en")
@@ -234,3 +244,13 @@ def test_card_without_a_printer_asks_for_one(page: Any, demo: dict[str, Any]) ->
         }}"""
     )
     assert text == "Choose a printer in the card settings."
+
+
+def test_clicking_a_slot_opens_its_sensor(page: Any, demo: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    card = log_in(page, demo)
+    page.keyboard.press("Escape")
+    card.locator('.slot[data-slot="A1"]').click()
+    dialog = page.locator("ha-more-info-dialog")
+    expect(dialog).to_contain_text("Slot 1", timeout=WAIT_MS)

@@ -97,6 +97,13 @@ function unitLabelFromAmsId(amsId) {
   return `AMS ${amsId}`;
 }
 
+/** "AMS A", 2 → "A3"; "AMS HT 1", 0 → "HT1"; anything else → "3". */
+function slotLabelInUnit(unitLabel, index) {
+  const match = /^AMS (?:([A-Z])|HT (\d+))$/.exec(unitLabel);
+  if (!match) return String(index + 1);
+  return match[1] ? `${match[1]}${index + 1}` : `HT${match[2]}`;
+}
+
 function deviceName(device) {
   return device?.name_by_user || device?.name || "";
 }
@@ -174,9 +181,12 @@ function buildModel(hass, printerDeviceId, lastKnown) {
       return s && !UNAVAILABLE.has(s.state) ? numberOrNull(s.state) : null;
     };
     const fromDevice = unit.deviceId !== printerDeviceId ? unitLabelFromDevice(devices[unit.deviceId], printerName) : "";
+    const label = fromDevice || (unit.amsId !== null ? unitLabelFromAmsId(unit.amsId) : "AMS");
+    // Unavailable since the page loaded: no attributes, so label the slots as the integration does.
+    unit.slots.forEach((slot, index) => { slot.label ||= slotLabelInUnit(label, index); });
     return {
       ...unit,
-      label: fromDevice || (unit.amsId !== null ? unitLabelFromAmsId(unit.amsId) : "AMS"),
+      label,
       humidity: env("ams_humidity"),
       temperature: env("ams_temperature"),
     };
@@ -184,6 +194,7 @@ function buildModel(hass, printerDeviceId, lastKnown) {
   unitList.sort((a, b) => (a.amsId ?? 1e9) - (b.amsId ?? 1e9) || compareNatural(a.label, b.label));
 
   const externals = byKey("external_slot").map(slotOf).sort(bySlotOrder);
+  externals.forEach((slot, index) => { slot.label ||= index === 0 ? "Ext" : `Ext ${index + 1}`; });
   const allSlots = [...unitList.flatMap((u) => u.slots), ...externals];
   const onlineKnown = Boolean(onlineState);
   const offline = (onlineKnown && onlineState.state !== "on")
@@ -339,13 +350,13 @@ class FilamanBambuddyAmsCard extends HTMLElement {
       return `
         <section class="unit" data-unit="${escapeHtml(unit.label)}" data-ams-id="${escapeHtml(unit.amsId ?? "")}">
           <div class="unit-title"><span>${escapeHtml(unit.label)}</span><span>${escapeHtml(env)}</span></div>
-          <div class="slots">${unit.slots.map((slot, i) => this._renderSlot(slot, t, String(i + 1))).join("")}</div>
+          <div class="slots">${unit.slots.map((slot) => this._renderSlot(slot, t)).join("")}</div>
         </section>`;
     }).join("");
     const externals = model.externals.length ? `
         <section class="unit external" data-unit="external">
           <div class="unit-title"><span>${escapeHtml(model.externals.length > 1 ? t.externals : t.external)}</span></div>
-          <div class="slots">${model.externals.map((slot) => this._renderSlot(slot, t, "Ext")).join("")}</div>
+          <div class="slots">${model.externals.map((slot) => this._renderSlot(slot, t)).join("")}</div>
         </section>` : "";
     return `
       <ha-card class="${model.offline ? "offline" : "online"}" data-state="${model.offline ? "offline" : "online"}">
@@ -358,8 +369,8 @@ class FilamanBambuddyAmsCard extends HTMLElement {
       </ha-card>`;
   }
 
-  _renderSlot(slot, t, fallbackLabel) {
-    const label = slot.label || fallbackLabel;
+  _renderSlot(slot, t) {
+    const label = slot.label;
     const classes = ["slot", slot.active ? "active" : "", slot.empty ? "empty" : "", slot.available ? "" : "unavailable"];
     let details;
     if (slot.empty) {
