@@ -18,6 +18,10 @@ from custom_components.filaman_bambuddy.card import (
     async_register_card,
     async_unregister_card,
 )
+from tests.ha import conftest as ha
+
+# The simulators and the entry factory of the Home Assistant tests, for the end-to-end test below.
+servers = ha.servers
 
 MANIFEST = Path(__file__).parents[1] / "custom_components" / "filaman_bambuddy" / "manifest.json"
 VERSION = json.loads(MANIFEST.read_text())["version"]
@@ -178,3 +182,27 @@ async def test_card_file_is_served_without_login(
     body = await response.text()
     assert "customElements.define(CARD_TAG, FilamanBambuddyAmsCard)" in body
     assert (await client.get("/filaman_bambuddy/missing.js")).status == 404
+
+
+async def test_the_integration_adds_the_resource_and_its_last_entry_removes_it(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, servers: ha.Servers
+) -> None:
+    await setup_lovelace(hass)
+    first = servers.entry()
+    second = servers.entry(servers.bambuddy.add_printer("Garage P1S", model="P1S"))
+    for entry in (first, second):
+        entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(first.entry_id)
+    await hass.async_block_till_done()
+
+    assert [item["url"] for item in resource_items(hass)] == [CARD_URL]
+    client = await hass_client_no_auth()
+    assert (await client.get(CARD_URL)).status == 200
+
+    await hass.config_entries.async_remove(first.entry_id)
+    await hass.async_block_till_done()
+    assert [item["url"] for item in resource_items(hass)] == [CARD_URL]  # one printer is left
+
+    await hass.config_entries.async_remove(second.entry_id)
+    await hass.async_block_till_done()
+    assert resource_items(hass) == []
