@@ -1,0 +1,62 @@
+"""`script/demo --for SECONDS`: the headless check a newcomer or CI can run without a browser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.browser.conftest import REPO_ROOT
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_a_busy_port_fails_fast_without_starting_anything(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                *(sys.executable, "-m", "demo", "--port", str(port), "--for", "5"),
+                *("--bambuddy-port", "0", "--filaman-port", "0", "--state-dir", str(tmp_path)),
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"port {port} for Home Assistant is in use" in result.stdout
+    assert not (tmp_path / "config").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("socket_enabled")
+def test_demo_for_seconds_comes_up_prints_and_exits_zero(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            *(str(REPO_ROOT / "script" / "demo"), "--free-ports", "--for", "25"),
+            *("--first-print-after", "2", "--print-every", "60", "--print-duration", "3"),
+            *("--state-dir", str(tmp_path)),
+        ],
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=900,  # the first run installs requirements_demo.txt
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "print #1 'Benchy' started" in result.stdout
+    assert "health check passed" in result.stdout
+    assert result.stdout.rstrip().endswith("demo: stopped")
+    # Loopback only, for good: the demo confirmed Home Assistant's trial of the YAML http settings,
+    # which would otherwise revert to all interfaces on port 8123 five minutes later.
+    http = json.loads((tmp_path / "config" / ".storage" / "http").read_text())["data"]
+    assert http["stable"]["server_host"] == ["127.0.0.1"]
+    assert http["pending"] is None
