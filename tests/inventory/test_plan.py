@@ -9,12 +9,14 @@ from typing import Any
 from custom_components.filaman_bambuddy.api.models_bambuddy import BambuddySpool
 from custom_components.filaman_bambuddy.inventory.mapping import DesiredSpool, desired_spool
 from custom_components.filaman_bambuddy.inventory.plan import (
+    MASS_DELETE_MIN_LINKED,
     SpoolCreate,
     SpoolDelete,
     SpoolUpdate,
     SyncPlan,
     changed_fields,
     has_duplicate_links,
+    mass_deletion_reason,
     plan_full_resync,
     plan_sync,
     values_equal,
@@ -219,8 +221,79 @@ def test_archived_twin_of_an_active_spool_is_restored() -> None:
 
 
 def test_archived_twin_of_a_gone_spool_is_deleted() -> None:
-    result = plan([], [twin(10, want(1), archived_at=ARCHIVED_AT)], listed=set())
+    keep = want(2)
+    actual = [twin(10, want(1), archived_at=ARCHIVED_AT), twin(11, keep)]
+    result = plan([keep], actual)
     assert result.deletes == (SpoolDelete(10, 1, "filaman_spool_gone"),)
+
+
+# --- mass-deletion guard -----------------------------------------------------------------
+
+
+def linked_twins(count: int, first_filaman_id: int = 1) -> list[BambuddySpool]:
+    return [twin(100 + n, want(n)) for n in range(first_filaman_id, first_filaman_id + count)]
+
+
+def test_empty_listing_withholds_every_delete() -> None:
+    actual = [*linked_twins(2), twin(50, want(3), archived_at=ARCHIVED_AT), unlinked(60)]
+    result = plan([], actual, listed=set())
+    assert result.write_count == 0
+    assert [(d.bambuddy_id, d.reason) for d in result.withheld_deletes] == [
+        (101, "filaman_spool_gone"),
+        (102, "filaman_spool_gone"),
+        (50, "filaman_spool_gone"),
+    ]
+    assert result.guard is not None
+    assert "FilaMan lists no active spools" in result.guard
+    assert "3 Bambuddy spools are linked" in result.guard
+    assert "right FilaMan server" in result.guard
+
+
+def test_empty_listing_without_linked_twins_is_no_alarm() -> None:
+    result = plan([], [unlinked(60)], listed=set())
+    assert (result.guard, result.withheld_deletes) == (None, ())
+
+
+def test_confirmed_mass_delete_deletes() -> None:
+    actual = linked_twins(2)
+    result = plan_sync([], actual, listed_filaman_ids=set(), allow_mass_delete=True)
+    assert [d.bambuddy_id for d in result.deletes] == [101, 102]
+    assert (result.guard, result.withheld_deletes) == (None, ())
+
+
+def test_deleting_more_than_half_of_many_twins_is_withheld() -> None:
+    actual = linked_twins(MASS_DELETE_MIN_LINKED)
+    kept = [want(n) for n in range(1, 10)]  # 9 of 20 stay: 11 would go
+    result = plan(kept, actual)
+    assert result.deletes == ()
+    assert len(result.withheld_deletes) == 11
+    assert result.guard is not None
+    assert "would delete 11 of 20 linked Bambuddy spools" in result.guard
+    assert result.unchanged == 9  # the kept twins are still reconciled
+
+
+def test_deleting_half_or_deleting_among_few_twins_goes_ahead() -> None:
+    half = plan([want(n) for n in range(1, 11)], linked_twins(MASS_DELETE_MIN_LINKED))
+    assert (len(half.deletes), half.guard) == (10, None)
+    few = linked_twins(MASS_DELETE_MIN_LINKED - 1)
+    most = plan([want(1)], few)
+    assert (len(most.deletes), most.guard) == (MASS_DELETE_MIN_LINKED - 2, None)
+
+
+def test_guard_still_removes_duplicates() -> None:
+    actual = [*linked_twins(MASS_DELETE_MIN_LINKED), twin(199, want(1))]
+    result = plan([want(1)], actual)
+    assert result.deletes == (SpoolDelete(199, 1, "duplicate"),)
+    assert len(result.withheld_deletes) == MASS_DELETE_MIN_LINKED - 1
+    assert result.guard is not None
+
+
+def test_mass_deletion_reason_counts() -> None:
+    assert mass_deletion_reason(listed=0, linked=0, removing=0) is None
+    assert mass_deletion_reason(listed=0, linked=1, removing=1) is not None
+    assert mass_deletion_reason(listed=5, linked=20, removing=10) is None
+    assert mass_deletion_reason(listed=5, linked=20, removing=11) is not None
+    assert mass_deletion_reason(listed=5, linked=19, removing=18) is None
 
 
 def test_second_plan_after_applying_the_first_makes_no_writes() -> None:

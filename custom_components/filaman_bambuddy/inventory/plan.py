@@ -17,6 +17,18 @@ Rules (seed §15/§16 bugs we must not repeat):
   active is **restored** (un-archived) and patched rather than recreated: that
   keeps its Bambuddy id, slot assignments and usage history, and FilaMan stays
   the single source of truth for which spools exist.
+* Mass-deletion guard: a listing can be complete and still wrong (the
+  integration pointed at a fresh or different FilaMan). Twins whose FilaMan
+  spool is missing are then **withheld**, not deleted, when
+
+  - the listing has no active spool at all while linked twins exist, or
+  - the run would delete more than half of the linked twins, and there are at
+    least ``MASS_DELETE_MIN_LINKED`` of them (below that, one cleanup session
+    in FilaMan can legitimately remove half).
+
+  The plan says why (:attr:`SyncPlan.guard`); duplicates are still removed, as
+  their kept twin stays. ``allow_mass_delete`` lifts the guard for a sync the
+  user confirmed; Full resync never applies it.
 """
 
 from __future__ import annotations
@@ -30,6 +42,8 @@ from ..api.models_bambuddy import BambuddySpool
 from .mapping import DesiredSpool
 
 FLOAT_TOLERANCE = 0.005
+MASS_DELETE_MIN_LINKED = 20
+MASS_DELETE_MAX_SHARE = 0.5
 CASE_INSENSITIVE_FIELDS = frozenset({"rgba", "tag_uid"})
 
 DeleteReason = Literal["filaman_spool_gone", "duplicate", "full_resync"]
@@ -66,6 +80,10 @@ class SyncPlan:
     unchanged: int = 0
     kept_links: Mapping[int, int] = field(default_factory=dict)
     """FilaMan id → Bambuddy id of every twin this plan keeps (updated or unchanged)."""
+    withheld_deletes: tuple[SpoolDelete, ...] = ()
+    """Deletes the mass-deletion guard held back (see :attr:`guard`)."""
+    guard: str | None = None
+    """Why deletes were withheld, for the user; ``None`` when nothing was."""
 
     @property
     def write_count(self) -> int:
@@ -126,12 +144,38 @@ def has_duplicate_links(actual: Sequence[BambuddySpool]) -> bool:
     return any(len(twins) > 1 for twins in linked_groups(actual).values())
 
 
+def mass_deletion_reason(*, listed: int, linked: int, removing: int) -> str | None:
+    """Why removing ``removing`` of ``linked`` twins looks like a wrong listing, or ``None``.
+
+    ``listed``: active spools in the complete FilaMan listing; ``linked``: Bambuddy
+    spools with a ``filaman:`` link; ``removing``: twins whose FilaMan spool is missing.
+    """
+    if removing <= 0:
+        return None
+    advice = (
+        "Check that the integration points at the right FilaMan server. If those spools "
+        "really were archived or deleted in FilaMan, confirm the deletion or run Full resync."
+    )
+    if listed == 0:
+        return (
+            f"FilaMan lists no active spools, but {linked} Bambuddy spools are linked to it: "
+            f"deleted none of them. {advice}"
+        )
+    if linked >= MASS_DELETE_MIN_LINKED and removing > linked * MASS_DELETE_MAX_SHARE:
+        return (
+            f"This sync would delete {removing} of {linked} linked Bambuddy spools "
+            f"(more than {MASS_DELETE_MAX_SHARE:.0%}): deleted none of them. {advice}"
+        )
+    return None
+
+
 def plan_sync(
     desired: Sequence[DesiredSpool],
     actual: Sequence[BambuddySpool],
     *,
     listed_filaman_ids: Collection[int] | None,
     assigned_bambuddy_ids: Collection[int] | None = None,
+    allow_mass_delete: bool = False,
 ) -> SyncPlan:
     """Plan a normal sync.
 
@@ -140,7 +184,8 @@ def plan_sync(
     FilaMan listing of non-archived spools, or ``None`` when that listing is not
     known to be complete (then nothing is deleted). ``assigned_bambuddy_ids``:
     Bambuddy spools assigned to a slot, or ``None`` when unknown (then duplicates
-    are kept and only the chosen one is updated).
+    are kept and only the chosen one is updated). ``allow_mass_delete``: skip the
+    mass-deletion guard (module docstring).
     """
     wanted = {item.filaman_id: item for item in desired}
     groups = linked_groups(actual)
@@ -176,12 +221,27 @@ def plan_sync(
         if filaman_id not in groups:
             creates.append(SpoolCreate(filaman_id, item.create_body()))
 
+    withheld: list[SpoolDelete] = []
+    guard = None
+    if not allow_mass_delete:
+        removing = [d for d in deletes if d.reason != "duplicate"]
+        guard = mass_deletion_reason(
+            listed=len(listed),
+            linked=sum(len(twins) for twins in groups.values()),
+            removing=len(removing),
+        )
+        if guard is not None:
+            withheld = removing
+            deletes = [d for d in deletes if d.reason == "duplicate"]
+
     return SyncPlan(
         creates=tuple(creates),
         updates=tuple(updates),
         deletes=tuple(deletes),
         unchanged=unchanged,
         kept_links=kept,
+        withheld_deletes=tuple(withheld),
+        guard=guard,
     )
 
 

@@ -27,10 +27,13 @@ class SyncResult:
     error: str | None
     linked: int | None = None
     """Linked Bambuddy spools after the run (``None`` if the run could not tell)."""
+    withheld_deletes: int = 0
+    """Deletes the mass-deletion guard held back; ``error`` then says why."""
 
     @property
     def status(self) -> SyncStatus:
-        """``success``; ``partial`` (some writes failed); ``failed`` (nothing reconciled)."""
+        """``success``; ``partial`` (some writes failed); ``failed`` (``error`` says why:
+        the run stopped, or the mass-deletion guard withheld deletes)."""
         if self.error is not None:
             return "failed"
         return "success" if self.complete else "partial"
@@ -51,6 +54,7 @@ class SyncResult:
             "unchanged": self.unchanged,
             "failed": self.failed,
             "linked": self.linked,
+            "withheld_deletes": self.withheld_deletes,
             "duration_s": round(self.duration_s, 3),
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat(),

@@ -67,6 +67,7 @@ class InventorySyncRunner:
         self._reasons: list[str] = []
         self._requested = False
         self._full_requested = False
+        self._mass_delete_allowed = False
         self._worker: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_first: float | None = None
@@ -129,10 +130,15 @@ class InventorySyncRunner:
 
     # --- triggers -----------------------------------------------------------------------
 
-    async def sync(self, *, reason: str) -> SyncResult:
+    async def sync(self, *, reason: str, allow_mass_delete: bool = False) -> SyncResult:
         """Run a sync (or join the next one) and return the result of a run that
-        started after this call. Cancelling the caller does not cancel the run."""
-        return await self._enqueue(reason, full=False)
+        started after this call. Cancelling the caller does not cancel the run.
+
+        ``allow_mass_delete``: the user confirmed that the twins the mass-deletion
+        guard withheld (``SyncResult.withheld_deletes``) may go; it applies to the
+        run this call joins.
+        """
+        return await self._enqueue(reason, full=False, allow_mass_delete=allow_mass_delete)
 
     async def full_resync(self) -> SyncResult:
         """Delete every Bambuddy spool, then create all FilaMan spools anew.
@@ -198,13 +204,16 @@ class InventorySyncRunner:
         self._reasons.append(reason)
         self._ensure_worker()
 
-    async def _enqueue(self, reason: str, *, full: bool) -> SyncResult:
+    async def _enqueue(
+        self, reason: str, *, full: bool, allow_mass_delete: bool = False
+    ) -> SyncResult:
         if self._closed:
             raise RuntimeError("the inventory sync runner is closed")
         waiter: asyncio.Future[SyncResult] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._reasons.append(reason)
         self._full_requested |= full
+        self._mass_delete_allowed |= allow_mass_delete
         self._ensure_worker()
         return await asyncio.shield(waiter)
 
@@ -224,8 +233,9 @@ class InventorySyncRunner:
                 self._in_flight, self._waiters = self._waiters, []
                 reasons, self._reasons = self._reasons, []
                 full, self._full_requested = self._full_requested, False
+                allow_mass_delete, self._mass_delete_allowed = self._mass_delete_allowed, False
                 self._requested = False
-                result = await self._run(", ".join(dict.fromkeys(reasons)), full)
+                result = await self._run(", ".join(dict.fromkeys(reasons)), full, allow_mass_delete)
                 served, self._in_flight = self._in_flight, []
                 for waiter in served:
                     if not waiter.done():
@@ -234,14 +244,16 @@ class InventorySyncRunner:
         finally:
             self._worker = None
 
-    async def _run(self, reason: str, full: bool) -> SyncResult:
+    async def _run(self, reason: str, full: bool, allow_mass_delete: bool) -> SyncResult:
         loop = asyncio.get_running_loop()
         if loop.time() > self._echo_until:
             self._echo_credits = 0
         self._running = True
         self._run_count += 1
         try:
-            result = await self._sync_run.run(reason=reason, full=full)
+            result = await self._sync_run.run(
+                reason=reason, full=full, allow_mass_delete=allow_mass_delete
+            )
         finally:
             self._running = False
             self._echo_until = loop.time() + self._echo_window

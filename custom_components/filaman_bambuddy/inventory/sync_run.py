@@ -67,13 +67,19 @@ class SyncRun:
         """The non-archived FilaMan spools of the last complete listing, by id."""
         self._reported_problems: set[tuple[int, str]] = set()
         self._params_failing = False
+        self._reported_guard: str | None = None
 
-    async def run(self, *, reason: str, full: bool) -> SyncResult:
-        """One run; never raises except on cancellation."""
+    async def run(self, *, reason: str, full: bool, allow_mass_delete: bool = False) -> SyncResult:
+        """One run; never raises except on cancellation.
+
+        ``allow_mass_delete`` lifts the mass-deletion guard (see ``plan``); a full
+        resync never applies it, as the user asked to delete everything.
+        """
         started_at = datetime.now(UTC)
         started = time.monotonic()
         tally = _Tally()
         unchanged = 0
+        withheld = 0
         linked: int | None = None
         error: str | None = None
         try:
@@ -92,10 +98,13 @@ class SyncRun:
                 actual,
                 listed_filaman_ids={spool.id for spool in filaman_spools},
                 assigned_bambuddy_ids=await self._assigned_ids(actual),
+                allow_mass_delete=allow_mass_delete or full,
             )
             await self._execute(plan, tally)
             unchanged = plan.unchanged
             linked = self._linked_after(actual, tally)
+            withheld = len(plan.withheld_deletes)
+            error = self._guard_error(plan.guard)
         except ApiError as err:
             error = str(err) or type(err).__name__
             _LOGGER.warning("Inventory sync (%s) stopped: %s", reason, error)
@@ -117,9 +126,17 @@ class SyncRun:
             complete=error is None and tally.failed == 0,
             error=error,
             linked=linked,
+            withheld_deletes=withheld,
         )
         _LOGGER.debug("Inventory sync finished: %s", result)
         return result
+
+    def _guard_error(self, guard: str | None) -> str | None:
+        """The guard's reason as the run's error, logged when it first appears (runs repeat)."""
+        if guard is not None and guard != self._reported_guard:
+            _LOGGER.warning("Inventory sync withheld deletions: %s", guard)
+        self._reported_guard = guard
+        return guard
 
     # --- reading ----------------------------------------------------------------------
 

@@ -1,0 +1,104 @@
+"""The runner's safety rules against both simulators: the mass-deletion guard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+import logging
+
+import aiohttp
+import pytest
+
+from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
+from custom_components.filaman_bambuddy.api.filaman import FilamanClient
+from custom_components.filaman_bambuddy.inventory import InventorySyncRunner
+from custom_components.filaman_bambuddy.inventory.plan import MASS_DELETE_MIN_LINKED
+from simulators.bambuddy import BambuddySimulator
+from simulators.filaman import FilamanSimulator
+
+from .populate import linked, populate, writes
+
+
+@pytest.fixture
+async def runner(
+    bambuddy: BambuddyClient, filaman: FilamanClient
+) -> AsyncIterator[InventorySyncRunner]:
+    sync_runner = InventorySyncRunner(bambuddy, filaman, filaman_printer_id=1)
+    yield sync_runner
+    await sync_runner.close()
+
+
+@pytest.fixture
+async def repointed(
+    session: aiohttp.ClientSession, bambuddy: BambuddyClient
+) -> AsyncIterator[InventorySyncRunner]:
+    """A runner for the same Bambuddy and a second, empty FilaMan (the user re-pointed it)."""
+    sim = FilamanSimulator()
+    await sim.start(host="127.0.0.1", port=0)
+    fresh = FilamanClient(session, sim.url, sim.create_api_key(role="user"), request_timeout=2)
+    sync_runner = InventorySyncRunner(bambuddy, fresh)
+    yield sync_runner
+    await sync_runner.close()
+    await sim.stop()
+
+
+async def test_empty_filaman_deletes_no_twin_until_full_resync(
+    runner: InventorySyncRunner,
+    repointed: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    populate(filaman_sim, count=3, archived=0)
+    await runner.sync(reason="initial")
+    twins = {twins[0].id for twins in linked(bambuddy_sim).values()}
+    bambuddy_sim.request_log.clear()
+    with caplog.at_level(logging.WARNING):
+        result = await repointed.sync(reason="test")
+        again = await repointed.sync(reason="again")
+
+    assert writes(bambuddy_sim.request_log) == []
+    assert set(bambuddy_sim.db.spools) == twins
+    assert (result.deleted, result.withheld_deletes, result.linked) == (0, 3, 3)
+    assert result.status == "failed"
+    assert not result.complete
+    assert result.error is not None
+    assert "FilaMan lists no active spools" in result.error
+    assert result.as_dict()["withheld_deletes"] == 3
+    assert again.error == result.error
+    assert repointed.consecutive_failures == 2
+    assert repointed.last_success is None
+    warnings = [r for r in caplog.records if "withheld deletions" in r.getMessage()]
+    assert len(warnings) == 1  # logged once, not on every periodic run
+
+    resync = await repointed.full_resync()
+
+    assert (resync.deleted, resync.created, resync.withheld_deletes) == (3, 0, 0)
+    assert resync.status == "success"
+    assert bambuddy_sim.db.spools == {}
+
+
+async def test_archiving_most_spools_needs_confirmation(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    inventory = populate(filaman_sim, count=MASS_DELETE_MIN_LINKED, archived=0)
+    await runner.sync(reason="initial")
+    gone = inventory.active[:11]
+    for spool_id in gone:
+        filaman_sim.archive_spool(spool_id)
+    filaman_sim.edit_spool(inventory.active[-1], remaining_weight_g=10.0)
+
+    held = await runner.sync(reason="test")
+
+    assert (held.deleted, held.withheld_deletes, held.updated) == (0, 11, 1)
+    assert held.error is not None
+    assert "would delete 11 of 20 linked Bambuddy spools" in held.error
+    assert len(linked(bambuddy_sim)) == MASS_DELETE_MIN_LINKED
+
+    confirmed = await runner.sync(reason="confirmed", allow_mass_delete=True)
+
+    assert (confirmed.deleted, confirmed.withheld_deletes, confirmed.error) == (11, 0, None)
+    assert sorted(linked(bambuddy_sim)) == inventory.active[11:]
+    after = await runner.sync(reason="after")
+    assert (after.status, after.writes) == ("success", 0)
