@@ -139,6 +139,24 @@ async def second_entry(
         await hass.async_block_till_done()
 
 
+async def settle(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Wait until the entry is connected and idle.
+
+    ``async_fire_time_changed`` runs every due loop timer, also the timeouts of requests in
+    flight; firing it while setup still talks to the simulators would break those requests.
+    """
+    data = entry.runtime_data
+    await wait_for(
+        lambda: (
+            data.hub.live.connected
+            and data.hub.runner.last_result is not None
+            and not data.hub.runner.running
+        )
+    )
+    await data.consumption.wait_idle()
+    await hass.async_block_till_done()
+
+
 async def wait_for(condition: Callable[[], object], within: float = 2.0) -> None:
     """Poll ``condition`` until it holds; fail after ``within`` seconds."""
     async with asyncio.timeout(within):
