@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from custom_components.filaman_bambuddy.api.models_bambuddy import BambuddySpool
 from custom_components.filaman_bambuddy.inventory.mapping import DesiredSpool, desired_spool
 from custom_components.filaman_bambuddy.inventory.plan import (
+    ID_REUSE_MARGIN,
     MASS_DELETE_MIN_LINKED,
     SpoolCreate,
     SpoolDelete,
@@ -16,6 +17,7 @@ from custom_components.filaman_bambuddy.inventory.plan import (
     SyncPlan,
     changed_fields,
     has_duplicate_links,
+    made_for_earlier_spool,
     mass_deletion_reason,
     plan_full_resync,
     plan_sync,
@@ -337,3 +339,74 @@ def test_full_resync_deletes_everything_and_creates_all() -> None:
     ]
     assert [c.filaman_id for c in result.creates] == [1, 2]
     assert result.updates == ()
+
+
+# --- FilaMan id reuse --------------------------------------------------------------------
+
+SPOOL_CREATED = datetime(2026, 11, 24, 11, 38, 23, tzinfo=UTC)  # the captured spool's created_at
+
+
+def made(seconds_after_spool: float) -> datetime:
+    return SPOOL_CREATED + timedelta(seconds=seconds_after_spool)
+
+
+def test_twin_of_an_earlier_spool_with_the_same_id_is_replaced() -> None:
+    desired = want(1)
+    old = twin(10, desired, created_at=made(-ID_REUSE_MARGIN.total_seconds() - 1))
+    result = plan([desired], [old], assigned={10})
+    assert result.deletes == (SpoolDelete(10, 1, "filaman_id_reused"),)
+    assert result.creates == (SpoolCreate(1, desired.create_body()),)
+    assert result.updates == ()
+    assert result.kept_links == {}
+    assert result.guard is None
+
+
+def test_twin_made_around_or_after_its_spool_is_kept() -> None:
+    desired = want(1)
+    for seconds in (-ID_REUSE_MARGIN.total_seconds(), -60, 0, 3600):
+        result = plan([desired], [twin(10, desired, created_at=made(seconds))])
+        assert (result.write_count, result.kept_links) == (0, {1: 10}), seconds
+    unknown = want(1, created_at=None)
+    result = plan([unknown], [twin(10, unknown, created_at=made(-86400))])
+    assert (result.write_count, result.kept_links) == (0, {1: 10})
+
+
+def test_reuse_is_judged_across_naive_bambuddy_and_aware_filaman_times() -> None:
+    desired = want(1, created_at="2026-11-24T13:38:23+02:00")  # 11:38:23 UTC
+    naive = {"id": 10, "material": "PLA", "note": "filaman:1", "created_at": "2026-11-24T11:30:00"}
+    early = BambuddySpool.from_json(naive)
+    near = replace(early, id=11, created_at=made(-90))
+    assert made_for_earlier_spool(early, desired)
+    assert not made_for_earlier_spool(near, desired)
+
+
+def test_new_twin_wins_over_an_assigned_twin_of_the_earlier_spool() -> None:
+    desired = want(1)
+    old = twin(10, desired, created_at=made(-86400), archived_at=ARCHIVED_AT)
+    new = twin(11, desired, created_at=made(5))
+    result = plan([desired], [old, new], assigned={10})
+    assert result.deletes == (SpoolDelete(10, 1, "filaman_id_reused"),)
+    assert (result.creates, result.updates) == ((), ())
+    assert result.kept_links == {1: 11}
+
+
+def test_unknown_listing_keeps_the_old_twin_but_never_patches_it() -> None:
+    desired = want(1)
+    old = twin(10, desired, brand="Old", created_at=made(-86400))
+    result = plan([desired], [old], listing_known=False)
+    assert (result.deletes, result.updates) == ((), ())
+    assert [c.filaman_id for c in result.creates] == [1]
+
+
+def test_reused_ids_count_for_the_mass_deletion_guard() -> None:
+    desired = [want(n) for n in range(1, MASS_DELETE_MIN_LINKED + 1)]
+    actual = [twin(100 + d.filaman_id, d, created_at=made(-86400)) for d in desired]
+    result = plan(desired, actual)
+    assert result.write_count == 0  # neither deleted nor replaced by a duplicate link
+    assert {d.reason for d in result.withheld_deletes} == {"filaman_id_reused"}
+    assert len(result.withheld_deletes) == MASS_DELETE_MIN_LINKED
+    assert result.guard is not None
+    confirmed = plan_sync(
+        desired, actual, listed_filaman_ids=set(range(1, 21)), allow_mass_delete=True
+    )
+    assert (len(confirmed.deletes), len(confirmed.creates)) == (20, 20)

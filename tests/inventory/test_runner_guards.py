@@ -1,8 +1,9 @@
-"""The runner's safety rules against both simulators: the mass-deletion guard."""
+"""The runner's safety rules against both simulators: mass-deletion guard, FilaMan id reuse."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 import logging
 
 import aiohttp
@@ -102,3 +103,36 @@ async def test_archiving_most_spools_needs_confirmation(
     assert sorted(linked(bambuddy_sim)) == inventory.active[11:]
     after = await runner.sync(reason="after")
     assert (after.status, after.writes) == ("success", 0)
+
+
+async def test_reused_filaman_id_gets_a_fresh_twin(
+    runner: InventorySyncRunner,
+    bambuddy: BambuddyClient,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    populate(filaman_sim, count=3, archived=0)
+    await runner.sync(reason="initial")
+    (old,) = linked(bambuddy_sim)[2]
+    printer_id = bambuddy_sim.add_printer("Workshop")
+    await bambuddy.assign(old.id, printer_id, 0, 0)
+    await bambuddy_sim.run_print(printer_id, grams={(0, 0): 12.5})
+    assert [row.spool_id for row in bambuddy_sim.db.usage] == [old.id]
+    # The twin was made a day ago; meanwhile (HA was off) spool 2 was deleted for good
+    # and a new spool took over its free id.
+    bambuddy_sim.db.spools[old.id].created_at -= timedelta(days=1)
+    filament = filaman_sim.spool(2).filament_id
+    filaman_sim.delete_spool_permanent(2)
+    assert filaman_sim.add_spool(filament, remaining_weight_g=321.0) == 2
+
+    result = await runner.sync(reason="test")
+
+    assert (result.deleted, result.created, result.updated) == (1, 1, 0)
+    assert (result.status, result.withheld_deletes) == ("success", 0)
+    assert old.id not in bambuddy_sim.db.spools
+    (new,) = linked(bambuddy_sim)[2]
+    assert new.id != old.id
+    assert new.remaining_weight == 321.0
+    assert not bambuddy_sim.db.assignments  # the old spool's slot went with it
+    assert all(row.spool_id != new.id for row in bambuddy_sim.db.usage)
+    assert (await runner.sync(reason="again")).writes == 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 import math
 import re
 from typing import Any
@@ -51,6 +52,8 @@ class DesiredSpool:
     fields: Mapping[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     """Data problems worth a (deduplicated) log line, e.g. a missing material."""
+    created_at: datetime | None = None
+    """When FilaMan created the spool: tells a reused id's new spool from the old one."""
 
     def create_body(self) -> dict[str, Any]:
         """The POST body: ``None`` values are Bambuddy's defaults anyway, so leave them out."""
@@ -207,4 +210,9 @@ def desired_spool(spool: FilamanSpool, params: SpoolParams | None = None) -> Des
     if "rgba" not in fields:
         colour = spool.filament.color_hexes[0]
         problems.append(f"invalid colour {colour!r}; leaving Bambuddy's colour as it is")
-    return DesiredSpool(filaman_id=spool.id, fields=fields, problems=tuple(problems))
+    return DesiredSpool(
+        filaman_id=spool.id,
+        fields=fields,
+        problems=tuple(problems),
+        created_at=spool.created_at,
+    )

@@ -17,6 +17,14 @@ Rules (seed §15/§16 bugs we must not repeat):
   active is **restored** (un-archived) and patched rather than recreated: that
   keeps its Bambuddy id, slot assignments and usage history, and FilaMan stays
   the single source of truth for which spools exist.
+* FilaMan reuses the smallest free id after a permanent delete (seed bug 17),
+  so ``filaman:N`` can come to name a different spool. A twin created clearly
+  before its FilaMan spool (``ID_REUSE_MARGIN`` allows for clock skew between
+  the two servers) was made for the earlier spool: it is deleted like any
+  orphan (complete listing only) and a fresh twin is created, so the new spool
+  does not inherit the old one's slot assignments and usage history. Twins
+  made by FilaMan's own plugin are judged the same way: they too are created
+  after their spool.
 * Mass-deletion guard: a listing can be complete and still wrong (the
   integration pointed at a fresh or different FilaMan). Twins whose FilaMan
   spool is missing are then **withheld**, not deleted, when
@@ -26,8 +34,10 @@ Rules (seed §15/§16 bugs we must not repeat):
     least ``MASS_DELETE_MIN_LINKED`` of them (below that, one cleanup session
     in FilaMan can legitimately remove half).
 
-  The plan says why (:attr:`SyncPlan.guard`); duplicates are still removed, as
-  their kept twin stays. ``allow_mass_delete`` lifts the guard for a sync the
+  Replaced twins of reused ids count as deletions. The plan says why
+  (:attr:`SyncPlan.guard`) and also holds back the creates that would replace a
+  withheld twin (they would only duplicate its link); duplicates are still
+  removed, as their kept twin stays. ``allow_mass_delete`` lifts the guard for a sync the
   user confirmed; Full resync never applies it.
 """
 
@@ -35,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 import math
 from typing import Any, Literal
 
@@ -42,11 +53,12 @@ from ..api.models_bambuddy import BambuddySpool
 from .mapping import DesiredSpool
 
 FLOAT_TOLERANCE = 0.005
+ID_REUSE_MARGIN = timedelta(seconds=120)
 MASS_DELETE_MIN_LINKED = 20
 MASS_DELETE_MAX_SHARE = 0.5
 CASE_INSENSITIVE_FIELDS = frozenset({"rgba", "tag_uid"})
 
-DeleteReason = Literal["filaman_spool_gone", "duplicate", "full_resync"]
+DeleteReason = Literal["filaman_spool_gone", "filaman_id_reused", "duplicate", "full_resync"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +141,17 @@ def _keeper(twins: Sequence[BambuddySpool], assigned: Collection[int]) -> Bambud
     return min(twins, key=lambda spool: (spool.id not in assigned, spool.archived, spool.id))
 
 
+def made_for_earlier_spool(twin: BambuddySpool, desired: DesiredSpool) -> bool:
+    """Whether ``twin`` was created clearly before the FilaMan spool now holding its id.
+
+    Both times are UTC (Bambuddy's naive values are read as UTC); an unknown time
+    never counts as reuse.
+    """
+    if twin.created_at is None or desired.created_at is None:
+        return False
+    return twin.created_at < desired.created_at - ID_REUSE_MARGIN
+
+
 def linked_groups(actual: Sequence[BambuddySpool]) -> dict[int, list[BambuddySpool]]:
     """Bambuddy spools by the FilaMan id in their note (unlinked spools left out)."""
     groups: dict[int, list[BambuddySpool]] = {}
@@ -205,11 +228,20 @@ def plan_sync(
         item = wanted.get(filaman_id)
         if item is None:
             continue  # listed but not mappable, or listing unknown: leave it alone
-        keeper = _keeper(twins, assigned)
+        current = [s for s in twins if not made_for_earlier_spool(s, item)]
+        if can_delete:
+            deletes += [
+                SpoolDelete(s.id, filaman_id, "filaman_id_reused")
+                for s in twins
+                if made_for_earlier_spool(s, item)
+            ]
+        if not current:
+            continue  # only twins of the id's earlier spool: a fresh one is created below
+        keeper = _keeper(current, assigned)
         kept[filaman_id] = keeper.id
         if can_delete and assigned_bambuddy_ids is not None:
             deletes += [
-                SpoolDelete(s.id, filaman_id, "duplicate") for s in twins if s is not keeper
+                SpoolDelete(s.id, filaman_id, "duplicate") for s in current if s is not keeper
             ]
         changes = changed_fields(item, keeper)
         if changes or keeper.archived:
@@ -218,7 +250,7 @@ def plan_sync(
             unchanged += 1
 
     for filaman_id, item in sorted(wanted.items()):
-        if filaman_id not in groups:
+        if filaman_id not in kept:
             creates.append(SpoolCreate(filaman_id, item.create_body()))
 
     withheld: list[SpoolDelete] = []
@@ -233,6 +265,8 @@ def plan_sync(
         if guard is not None:
             withheld = removing
             deletes = [d for d in deletes if d.reason == "duplicate"]
+            replacing = {d.filaman_id for d in withheld if d.reason == "filaman_id_reused"}
+            creates = [c for c in creates if c.filaman_id not in replacing]
 
     return SyncPlan(
         creates=tuple(creates),
