@@ -1,0 +1,147 @@
+"""Every client call against every kind of bad answer: each gets its defined ApiError, nothing else.
+
+Defined outcomes:
+* HTTP 400/409/422 → RejectedError, 401 → AuthenticationError, 403 → AuthenticationError
+  (MissingPermissionError when the body names the permission), 404 → NotFoundError,
+  500 → ServerError;
+* no answer in time → ApiTimeoutError; connection reset → ApiConnectionError;
+* a 200 whose body is not JSON, or JSON of the wrong shape, or huge junk → ProtocolError
+  (bodies that merely lack optional fields may parse into a model with defaults);
+* never any other exception (KeyError, TypeError, ValueError …), which would crash a caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from custom_components.filaman_bambuddy.api import (
+    ApiConnectionError,
+    ApiError,
+    ApiTimeoutError,
+    AuthenticationError,
+    BambuddyClient,
+    FilamanClient,
+    MissingPermissionError,
+    NotFoundError,
+    ProtocolError,
+    RejectedError,
+    ServerError,
+)
+
+from .raw_server import RawServer, Reply
+
+TIMEOUT_S = 0.2
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+SPOOL = {"material": "PLA", "label_weight": 1000, "core_weight": 250}
+
+type Call = Callable[[BambuddyClient, FilamanClient], Awaitable[object]]
+
+CALLS: dict[str, Call] = {
+    "bambuddy.auth_status": lambda b, f: b.auth_status(),
+    "bambuddy.verify_key": lambda b, f: b.verify_key(),
+    "bambuddy.verify_write_access": lambda b, f: b.verify_write_access(),
+    "bambuddy.ws_token": lambda b, f: b.ws_token(),
+    "bambuddy.printers": lambda b, f: b.printers(),
+    "bambuddy.printer": lambda b, f: b.printer(1),
+    "bambuddy.printer_status": lambda b, f: b.printer_status(1),
+    "bambuddy.spools": lambda b, f: b.spools(),
+    "bambuddy.spool": lambda b, f: b.spool(1),
+    "bambuddy.create_spool": lambda b, f: b.create_spool(SPOOL),
+    "bambuddy.patch_spool": lambda b, f: b.patch_spool(1, {"rgba": "FFFFFFFF"}),
+    "bambuddy.delete_spool": lambda b, f: b.delete_spool(1),
+    "bambuddy.assignments": lambda b, f: b.assignments(1),
+    "bambuddy.assign": lambda b, f: b.assign(1, 1, 0, 0),
+    "bambuddy.unassign": lambda b, f: b.unassign(1, 0, 0),
+    "bambuddy.usage": lambda b, f: b.usage(10, 1),
+    "bambuddy.spoolman_settings": lambda b, f: b.spoolman_settings(),
+    "filaman.me": lambda b, f: f.me(),
+    "filaman.spools": lambda b, f: f.spools(),
+    "filaman.spool": lambda b, f: f.spool(1),
+    "filaman.spool_statuses": lambda b, f: f.spool_statuses(),
+    "filaman.printers": lambda b, f: f.printers(),
+    "filaman.printer": lambda b, f: f.printer(1),
+    "filaman.driver_health": lambda b, f: f.driver_health(1),
+    "filaman.params_export": lambda b, f: f.params_export(1),
+    "filaman.spool_printer_params": lambda b, f: f.spool_printer_params(1, 1),
+    "filaman.filament_printer_params": lambda b, f: f.filament_printer_params(1, 1),
+    "filaman.add_consumption": lambda b, f: f.add_consumption(1, 2.5, NOW, "note"),
+}
+
+
+def _json(status: int, body: object) -> Reply:
+    return Reply(status=status, body=json.dumps(body).encode())
+
+
+# name → (reply, the exception it must raise, or None when a typed value may come back too)
+BAD: dict[str, tuple[Reply, type[ApiError] | None]] = {
+    "malformed_json": (Reply(body=b'{"id": 1, "name": '), ProtocolError),
+    "not_json": (Reply(body=b"<html>Bad Gateway</html>", content_type="text/html"), ProtocolError),
+    "binary_junk": (Reply(body=bytes(range(256)), content_type="application/octet-stream"),
+                    ProtocolError),
+    "json_scalar": (_json(200, "hello"), ProtocolError),
+    "json_null": (_json(200, None), ProtocolError),
+    "list_of_scalars": (_json(200, [1, "two", None]), ProtocolError),
+    "wrong_field_types": (
+        _json(200, {"id": "abc", "name": 5, "items": "x", "total": "y", "token": 7,
+                    "status": [], "data": "z", "spool_id": {}}),
+        None,
+    ),
+    "missing_fields": (_json(200, {}), None),
+    "empty_body": (Reply(body=b""), None),
+    "huge_junk": (Reply(body=b"[" + b"1," * 500_000 + b"1]"), ProtocolError),
+    "http_400": (_json(400, {"detail": "Bad request"}), RejectedError),
+    "http_401": (_json(401, {"detail": "Invalid API key"}), AuthenticationError),
+    "http_403": (_json(403, {"detail": "Forbidden"}), AuthenticationError),
+    "http_403_permission": (
+        _json(403, {"detail": "API key does not have 'can_manage_inventory' permission"}),
+        MissingPermissionError,
+    ),
+    "http_404": (_json(404, {"detail": "Not Found"}), NotFoundError),
+    "http_409": (_json(409, {"detail": {"code": "conflict", "message": "Conflict"}}),
+                 RejectedError),
+    "http_422": (_json(422, {"detail": [{"loc": ["body", "x"], "msg": "bad"}]}), RejectedError),
+    "http_500": (Reply(status=500, body=b"Internal Server Error", content_type="text/plain"),
+                 ServerError),
+    "timeout": (Reply(delay=TIMEOUT_S * 3), ApiTimeoutError),
+    "connection_reset": (Reply(reset=True), ApiConnectionError),
+}  # fmt: skip
+
+# Outcomes a call defines differently on purpose.
+SPECIAL: dict[tuple[str, str], str] = {
+    # A 422 to the empty write probe is how Bambuddy says "this key may write".
+    ("bambuddy.verify_write_access", "http_422"): "returns",
+}
+# Calls that ignore the body of a successful answer: any 2xx is success for them.
+BODY_IGNORED = ("bambuddy.delete_spool", "bambuddy.unassign", "bambuddy.verify_write_access")
+SHAPE_PROBLEMS = ("huge_junk", "json_null", "json_scalar", "list_of_scalars")
+SPECIAL |= {(call, bad): "returns" for call in BODY_IGNORED for bad in SHAPE_PROBLEMS}
+
+
+@pytest.mark.parametrize("bad", sorted(BAD))
+@pytest.mark.parametrize("call", sorted(CALLS))
+async def test_bad_answer_has_a_defined_outcome(
+    call: str, bad: str, raw_server: RawServer, session: aiohttp.ClientSession
+) -> None:
+    reply, expected = BAD[bad]
+    raw_server.reply = reply
+    bambuddy = BambuddyClient(session, raw_server.url, "bb_" + "k" * 43, request_timeout=TIMEOUT_S)
+    filaman = FilamanClient(session, raw_server.url, "uak.1." + "s" * 43, request_timeout=TIMEOUT_S)
+    outcome: Any
+    try:
+        outcome = await CALLS[call](bambuddy, filaman)
+    except ApiError as err:
+        outcome = err
+    # Anything else (KeyError, TypeError, ...) propagates and fails the test: a crash.
+    assert raw_server.requests, "the call never reached the server"
+    if SPECIAL.get((call, bad)) == "returns":
+        assert not isinstance(outcome, ApiError), outcome
+    elif expected is not None:
+        assert isinstance(outcome, expected), f"{call} on {bad}: {outcome!r}"
+    assert "k" * 43 not in repr(outcome)
+    assert "s" * 43 not in repr(outcome)
