@@ -97,9 +97,9 @@ def set_language(page: Any, language: str) -> None:
     )
 
 
-def log_in(page: Any, info: dict[str, Any]) -> Any:
+def log_in(page: Any, info: dict[str, Any], query: str = "") -> Any:
     """Home Assistant's own login page, then the demo dashboard; returns the card locator."""
-    page.goto(info["dashboard_url"])
+    page.goto(info["dashboard_url"] + query)
     page.locator("input[name=username]").fill(info["username"])
     page.locator("input[name=password]").fill(info["password"])
     page.get_by_role("button", name="Log in").click()
@@ -254,3 +254,19 @@ def test_clicking_a_slot_opens_its_sensor(page: Any, demo: dict[str, Any]) -> No
     card.locator('.slot[data-slot="A1"]').click()
     dialog = page.locator("ha-more-info-dialog")
     expect(dialog).to_contain_text("Slot 1", timeout=WAIT_MS)
+
+
+def test_card_editor_offers_only_printers(page: Any, demo: dict[str, Any]) -> None:
+    """HA's form editor: the device picker lists the printer, not its AMS units or the server."""
+    from playwright.sync_api import expect
+
+    card = log_in(page, demo, "?edit=1")
+    page.locator("hui-card-edit-mode").filter(has=card).click(position={"x": 40, "y": 40})
+    picker = page.locator("ha-dialog ha-selector-device")
+    expect(picker).to_contain_text("Printer", timeout=WAIT_MS)
+    expect(picker).to_contain_text(demo["printer_name"])
+    picker.click()
+    options = page.locator("ha-picker-combo-box ha-combo-box-item")
+    expect(options.first).to_be_visible(timeout=WAIT_MS)
+    assert [o.strip().splitlines()[0] for o in options.all_inner_texts()] == [demo["printer_name"]]
+    page.screenshot(path=str(ARTIFACTS / "card-editor.png"))
