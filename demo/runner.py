@@ -253,8 +253,8 @@ class Demo:
                 "the dashboard will show an error card"
             )
 
-    @staticmethod
-    def _banner(info: DemoInfo) -> None:
+    def _banner(self, info: DemoInfo) -> None:
+        logs = f"{self.options.state_dir / 'logs'}, {self.options.state_dir / 'config'}"
         lines = [
             "",
             "FilaMan ⇄ Bambuddy demo is running (loopback only)",
@@ -263,6 +263,7 @@ class Demo:
             f"  Simulators: Bambuddy {info.bambuddy_url}  FilaMan {info.filaman_url}",
             "  Take the printer offline: curl -X POST -d '{\"online\": false}' "
             f"{info.bambuddy_url}/_sim/printers/{info.printer_sim_id}/online",
+            f"  Logs:       {logs}",
             "  Press Ctrl-C to stop.",
             "",
         ]
