@@ -41,6 +41,14 @@ class FailRule:
     body: object | None
 
 
+@dataclass
+class LateRule:
+    method: str
+    path_regex: re.Pattern[str]
+    seconds: float
+    remaining: int
+
+
 class FilamanSimulator:
     """In-memory FilaMan server. See the module docstring of simulators.filaman."""
 
@@ -50,8 +58,12 @@ class FilamanSimulator:
         self.bus = EventBus()
         self.request_log: list[tuple[str, str]] = []
         self.latency: float = 0.0
+        """Seconds every API answer is held back after the request took effect."""
         self.down: bool = False
         self._fail_rules: list[FailRule] = []
+        self._late_rules: list[LateRule] = []
+        self.late_answers = 0
+        """Answers held back by :meth:`answer_late` rules so far."""
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
         self._port = 0
@@ -126,6 +138,21 @@ class FilamanSimulator:
             FailRule(method.upper(), re.compile(path_regex), status, count, body)
         )
 
+    def answer_late(self, method: str, path_regex: str, seconds: float, *, count: int = 1) -> None:
+        """The next `count` matching API requests take effect at once; their answers come
+        `seconds` later (on top of `latency`), e.g. after the client's timeout."""
+        self._late_rules.append(LateRule(method.upper(), re.compile(path_regex), seconds, count))
+
+    def _take_late(self, request: web.Request) -> float:
+        for rule in self._late_rules:
+            if rule.method in {request.method, "*"} and rule.path_regex.search(request.path):
+                rule.remaining -= 1
+                if rule.remaining <= 0:
+                    self._late_rules.remove(rule)
+                self.late_answers += 1
+                return rule.seconds
+        return 0.0
+
     def drop_sse(self) -> None:
         self.bus.drop_all()
 
@@ -147,11 +174,20 @@ class FilamanSimulator:
             if request.transport is not None:
                 request.transport.abort()
             return web.Response(status=503)
-        if self.latency > 0:
-            await asyncio.sleep(self.latency)
+        # Whether a request fails is decided on arrival, like its effect.
         rule = self._take_fault(request)
-        if rule is not None:
-            return _fault_response(rule)
+        response = (
+            _fault_response(rule) if rule is not None else await self._handle(handler, request)
+        )
+        delay = self.latency + self._take_late(request)
+        if delay > 0 and not response.prepared:
+            # The real server commits before a slow answer reaches the client: a client
+            # that gives up meanwhile has still had its write applied. (A stream is
+            # already prepared and ended here; it is not delayed.)
+            await asyncio.sleep(delay)
+        return response
+
+    async def _handle(self, handler: Handler, request: web.Request) -> web.StreamResponse:
         try:
             return await handler(request)
         except ApiError as err:

@@ -13,7 +13,7 @@
 | POST /_sim/events | any JSON object | publish on the SSE bus |
 | POST /_sim/seed-demo | | seed_demo -> ids |
 | POST /_sim/faults | {method, path_regex, status?, count?, body?} | fail_next |
-| PUT /_sim/latency, PUT /_sim/down | {seconds} / {down} | |
+| PUT /_sim/latency, PUT /_sim/down | {seconds} / {down} | answers late (effect applied) / dead |
 | POST /_sim/drop-sse, POST /_sim/restart | | |
 | GET, DELETE /_sim/request-log | | read / clear |
 """

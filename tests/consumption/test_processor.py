@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 from pathlib import Path
-import re
 
 import pytest
 
 from custom_components.filaman_bambuddy.api.events import SpoolUsageLoggedEvent, parse_ws_event
-from custom_components.filaman_bambuddy.api.filaman import FilamanClient
 from custom_components.filaman_bambuddy.consumption import (
     EntryState,
     JsonFileLedgerStore,
@@ -17,7 +15,6 @@ from custom_components.filaman_bambuddy.consumption import (
 )
 
 from .conftest import FULL, World, drained, settle
-from .proxy import LateAnswerProxy
 
 
 async def test_print_on_two_slots_debits_both_linked_spools_exactly(world: World) -> None:
@@ -222,26 +219,21 @@ async def test_not_applied_in_flight_debit_is_sent_again(world: World) -> None:
 
 
 async def test_client_timeout_while_filaman_applies_the_debit(world: World) -> None:
-    proxy = LateAnswerProxy(world.fsim.url, world.session)
-    url = await proxy.start()
-    try:
-        slow = FilamanClient(world.session, url, world.fsim.create_api_key(), request_timeout=0.3)
-        proxy.late_path = re.compile(r"/consumptions$")
-        proxy.delay = 0.8
-        processor = world.processor(filaman=slow, settle_time=0.1)
-        await processor.start()
-        await processor.wait_idle()
-        # Two prints on one spool within 5 minutes: FilaMan merges the second debit
-        # into the first event, so its reconciliation relies on aggregation_count.
-        await world.bsim.run_print(world.printer_id, "One", grams={(0, 0): 12.5})
-        await world.bsim.run_print(world.printer_id, "Two", grams={(0, 0): 2.5})
-        await settle(processor)
-        await drained(processor, 5)
-        await processor.close()
-    finally:
-        await proxy.stop()
+    slow = world.filaman_client(timeout=0.3)
+    # FilaMan applies both debits at once but answers after the client gave up.
+    world.fsim.answer_late("POST", r"/consumptions$", 0.8, count=2)
+    processor = world.processor(filaman=slow, settle_time=0.1)
+    await processor.start()
+    await processor.wait_idle()
+    # Two prints on one spool within 5 minutes: FilaMan merges the second debit
+    # into the first event, so its reconciliation relies on aggregation_count.
+    await world.bsim.run_print(world.printer_id, "One", grams={(0, 0): 12.5})
+    await world.bsim.run_print(world.printer_id, "Two", grams={(0, 0): 2.5})
+    await settle(processor)
+    await drained(processor, 5)
+    await processor.close()
 
-    assert proxy.late_answers == 2  # both POSTs timed out on our side ...
+    assert world.fsim.late_answers == 2  # both POSTs timed out on our side ...
     assert world.posts() == 2  # ... were applied, and never sent again
     (event,) = world.fsim.consumption_events(world.fspool_a)
     assert event.delta_weight_g == -15.0

@@ -187,18 +187,21 @@ async def test_filaman_listing_failure_mid_way_deletes_nothing(
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
-    populate(filaman_sim, count=205, archived=0)  # two pages of 200
+    inventory = populate(filaman_sim, count=205, archived=0)  # two pages of 200
     twin = await bambuddy.create_spool({"material": "PLA", "note": "filaman:1"})
     filaman_sim.archive_spool(1)  # a complete listing would now delete the twin
-    filaman_sim.latency = 0.05
-    bambuddy_sim.request_log.clear()
-    run = asyncio.create_task(runner.sync(reason="test"))
-    # Fail page 2 while it is in flight: page 1 has been answered by then.
-    await wait_until(
-        lambda: sum(path == "/api/v1/spools" for _, path in filaman_sim.request_log) >= 2
-    )
+    active = inventory.active[1:]
+    # Page 1 is answered (exactly as the server would), then page 2 fails.
+    first_page = {
+        "items": [filaman_sim.spool_json(spool_id) for spool_id in active[:200]],
+        "page": 1,
+        "page_size": 200,
+        "total": len(active),
+    }
+    filaman_sim.fail_next("GET", r"^/api/v1/spools$", status=200, body=first_page)
     filaman_sim.fail_next("GET", r"^/api/v1/spools$", status=500)
-    result = await run
+    bambuddy_sim.request_log.clear()
+    result = await runner.sync(reason="test")
 
     assert result.error is not None
     assert not result.complete
@@ -206,6 +209,7 @@ async def test_filaman_listing_failure_mid_way_deletes_nothing(
     assert writes(bambuddy_sim.request_log) == []
     assert twin.id in bambuddy_sim.db.spools
     assert runner.filaman_spools == {}
+    assert filaman_sim.request_log.count(("GET", "/api/v1/spools")) == 2
 
 
 async def test_restores_a_twin_archived_in_bambuddy(

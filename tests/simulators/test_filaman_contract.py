@@ -928,6 +928,59 @@ async def test_fail_next_latency_and_request_log(sim: FilamanSimulator, api: Api
     assert asyncio.get_running_loop().time() - started >= 0.1
 
 
+async def test_latency_delays_the_answer_not_the_effect(sim: FilamanSimulator, api: Api) -> None:
+    """Like the real server, a slow answer comes after the commit: a timed-out POST landed."""
+    spool_id = sim.add_spool(add_bambu_pla(sim))
+    sim.latency = 0.3
+    path = f"{API}/spools/{spool_id}/consumptions"
+    headers = {"Authorization": f"ApiKey {api.key}"}
+    impatient = aiohttp.ClientTimeout(total=0.1)
+    with pytest.raises(TimeoutError):
+        async with api.session.post(
+            sim.url + path, json={"delta_weight_g": 12.5}, headers=headers, timeout=impatient
+        ) as response:
+            await response.read()
+    async with asyncio.timeout(1):
+        while not sim.consumption_events(spool_id):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    (event,) = sim.consumption_events(spool_id)
+    assert event.delta_weight_g == -12.5
+    assert sim.spool(spool_id).remaining_weight_g == 987.5
+    # A scripted failure is decided on arrival: refused (not applied), and answered late too.
+    sim.latency = 0.1
+    sim.fail_next("POST", "consumptions$", status=503)
+    started = asyncio.get_running_loop().time()
+    failed = await api.call("POST", path, json_body={"delta_weight_g": 1})
+    assert failed.status == 503
+    assert asyncio.get_running_loop().time() - started >= 0.1
+    assert len(sim.consumption_events(spool_id)) == 1
+    sim.latency = 0.0
+
+
+async def test_answer_late_holds_back_only_matching_answers(
+    sim: FilamanSimulator, api: Api
+) -> None:
+    spool_id = sim.add_spool(add_bambu_pla(sim))
+    sim.answer_late("POST", "consumptions$", 0.3)
+    headers = {"Authorization": f"ApiKey {api.key}"}
+    impatient = aiohttp.ClientTimeout(total=0.1)
+    path = f"{sim.url}{API}/spools/{spool_id}/consumptions"
+    with pytest.raises(TimeoutError):
+        async with api.session.post(
+            path, json={"delta_weight_g": 2}, headers=headers, timeout=impatient
+        ) as response:
+            await response.read()
+    assert sim.late_answers == 1
+    assert len(sim.consumption_events(spool_id)) == 1  # applied at once
+    async with api.session.get(f"{sim.url}/health", timeout=impatient) as health:
+        assert health.status == 200
+    async with api.session.post(
+        path, json={"delta_weight_g": 3}, headers=headers, timeout=impatient
+    ) as again:
+        assert again.status == 200  # the rule was used up
+    assert sim.late_answers == 1
+
+
 async def test_down_and_restart_keep_data_and_port(sim: FilamanSimulator, api: Api) -> None:
     spool_id = sim.add_spool(add_bambu_pla(sim))
     url = sim.url
