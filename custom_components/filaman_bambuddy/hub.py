@@ -95,8 +95,6 @@ class BambuddyHub:
                 for listener in list(self._auth_failed_listeners):
                     listener()
                 return
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 _LOGGER.exception("Bambuddy live session stopped unexpectedly; restarting")
             if not self._closing:

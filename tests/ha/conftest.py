@@ -118,9 +118,7 @@ async def loaded_entry(hass: HomeAssistant, servers: Servers) -> AsyncIterator[M
     await entry.runtime_data.hub.runner.sync(reason="test")
     await hass.async_block_till_done()
     yield entry
-    if entry.state.recoverable:
-        await hass.config_entries.async_unload(entry.entry_id)
-        await hass.async_block_till_done()
+    await unload(hass, entry)
 
 
 @pytest.fixture
@@ -134,7 +132,12 @@ async def second_entry(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     yield entry
-    if entry.state.recoverable:
+    await unload(hass, entry)
+
+
+async def unload(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Unload an entry a test left loaded (and still there)."""
+    if hass.config_entries.async_get_entry(entry.entry_id) and entry.state.recoverable:
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
 

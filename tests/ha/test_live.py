@@ -141,3 +141,27 @@ async def test_unit_removed_while_offline_goes_when_the_printer_is_back(
     servers.bambuddy.set_online(servers.printer_id, True)
     await wait_for(lambda: not has_entity(hass, loaded_entry, f"slot_{ams_id}_0"))
     assert _ams_device(hass, loaded_entry, ams_id) is None
+
+
+async def test_ams_ht_and_two_external_holders(hass: HomeAssistant, servers: Servers) -> None:
+    printer_id = servers.bambuddy.add_printer(
+        "Studio H2D", model="H2D", ams_units=0, ams_ht=1, external=2
+    )
+    servers.bambuddy.set_tray(printer_id, 255, 1, tray_type="TPU", tray_color="000000FF")
+    entry = servers.entry(printer_id)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: state_of(hass, entry, "slot_128_0").state == "empty")
+
+    device = _ams_device(hass, entry, 128)
+    assert device is not None
+    assert (device.name, device.model) == ("Studio H2D AMS HT 1", "AMS HT")
+    assert state_of(hass, entry, "slot_128_0").attributes["slot_label"] == "HT1"
+    second = state_of(hass, entry, "slot_255_1")
+    assert second.state == "TPU"
+    assert second.name == "Studio H2D External spool 2"
+    assert second.attributes["slot_label"] == "Ext 2"
+    assert second.attributes["color"] == "#000000"
+    assert state_of(hass, entry, "slot_255_0").attributes["slot_label"] == "Ext"
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -171,10 +171,11 @@ async def test_assign_to_a_printer_bambuddy_has_not_reached_yet(
     printer.vt_tray = []
     servers.bambuddy.set_online(servers.printer_id, False)
     await wait_for(lambda: state_of(hass, loaded_entry, "online").state == "off")
-    response = await slot_call(
-        hass, loaded_entry, "assign_spool", 1, 2, filaman_spool_id=servers.spool_ids[1]
-    )
-    assert response["pending_config"] is True
+    for ams_id, tray_id in ((1, 2), (128, 0), (255, 1)):
+        response = await slot_call(
+            hass, loaded_entry, "assign_spool", ams_id, tray_id, filaman_spool_id=1
+        )
+        assert response["pending_config"] is True
     with pytest.raises(ServiceValidationError) as refused:
         await slot_call(
             hass, loaded_entry, "assign_spool", 128, 1, filaman_spool_id=servers.spool_ids[1]

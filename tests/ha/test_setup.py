@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.setup import async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
+from custom_components.filaman_bambuddy import hub as hub_module
 from custom_components.filaman_bambuddy.const import DOMAIN
 from custom_components.filaman_bambuddy.hub import DATA_HUBS
 
-from .conftest import Servers
+from .conftest import Servers, state_of, wait_for
 
 
 async def test_setup_creates_devices_and_entities(
@@ -97,3 +103,90 @@ def _state_of(hass: HomeAssistant, entry: MockConfigEntry, key: str):  # type: i
     state = hass.states.get(entity_id)
     assert state is not None, entity_id
     return state
+
+
+async def test_failed_first_refresh_releases_the_hub(hass: HomeAssistant, servers: Servers) -> None:
+    servers.bambuddy.fail_next("GET", r"/printers/1/status$", 500)
+    entry = servers.entry()
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert not hass.data.get(DATA_HUBS)
+
+
+async def test_key_rejected_on_the_first_status_read_starts_reauth(
+    hass: HomeAssistant, servers: Servers
+) -> None:
+    servers.bambuddy.fail_next("GET", r"/printers/1/status$", 401)
+    entry = servers.entry()
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert not hass.data.get(DATA_HUBS)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+async def test_removing_the_entry_forgets_its_ledger(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    servers: Servers,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    key = f"{DOMAIN}.ledger.{loaded_entry.entry_id}"
+    await loaded_entry.runtime_data.consumption.wait_idle()
+    assert key in hass_storage
+    assert await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage
+
+
+async def test_only_vanished_ams_units_can_be_deleted(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    servers: Servers,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    assert await async_setup_component(hass, "config", {})
+    registry = dr.async_get(hass)
+    devices = dr.async_entries_for_config_entry(registry, loaded_entry.entry_id)
+    gone = registry.async_get_or_create(
+        config_entry_id=loaded_entry.entry_id,
+        identifiers={(DOMAIN, f"{loaded_entry.unique_id}_ams_3")},
+        name="Workshop X1C AMS D",
+    )
+    client = await hass_ws_client(hass)
+
+    async def remove(device_id: str) -> bool:
+        await client.send_json_auto_id(
+            {
+                "type": "config/device_registry/remove_config_entry",
+                "config_entry_id": loaded_entry.entry_id,
+                "device_id": device_id,
+            }
+        )
+        response = await client.receive_json()
+        return bool(response["success"])
+
+    for device in devices:  # server, printer and the AMS unit that is plugged in
+        assert not await remove(device.id), device.name
+    assert await remove(gone.id)
+    assert registry.async_get(gone.id) is None
+
+
+async def test_live_session_survives_an_unexpected_error(
+    hass: HomeAssistant,
+    servers: Servers,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(hub_module, "LIVE_RESTART_DELAY", 0.05)
+    live = loaded_entry.runtime_data.hub.live
+    await wait_for(lambda: live.connected)
+    # Nested deeper than the JSON decoder's recursion limit: not an API error.
+    servers.bambuddy.inject_ws_frame("[" * 100_000)
+    await wait_for(lambda: "stopped unexpectedly" in caplog.text)
+    await wait_for(lambda: live.connected)
+    servers.bambuddy.set_online(servers.printer_id, False)
+    await wait_for(lambda: state_of(hass, loaded_entry, "online").state == "off")
