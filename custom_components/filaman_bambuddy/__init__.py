@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 import logging
 from typing import Any
 
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -146,13 +146,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         await consumption.close()
         await async_release_hub(hass, hub, entry.entry_id)
         raise
-    entry.async_on_unload(consumption.close)
-    entry.async_on_unload(bridge.async_stop)
 
-    async def release_hub() -> None:
+    async def stop(_event: Event | None = None) -> None:
+        bridge.async_stop()
+        await consumption.close()
         await async_release_hub(hass, hub, entry.entry_id)
 
-    entry.async_on_unload(release_hub)
+    entry.async_on_unload(stop)
+    # HA does not unload entries when it stops; it closes the HTTP session. Stop first, so
+    # no sync or debit dies half-way with a closed-session error. (Not listen_once: its
+    # remover fails once the event has fired.)
+    entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, stop))
 
     _register_devices(hass, entry)
     _wire_live_events(hass, entry, bridge)

@@ -138,7 +138,9 @@ def async_add_hub(hass: HomeAssistant, hub: BambuddyHub) -> None:
 
 
 async def async_release_hub(hass: HomeAssistant, hub: BambuddyHub, entry_id: str) -> None:
-    """Detach an entry; the last one out closes the hub."""
+    """Detach an entry; the last one out closes the hub. Calling it twice is harmless."""
+    if entry_id not in hub.entry_ids:
+        return
     hub.entry_ids.discard(entry_id)
     if hub.entry_ids:
         return

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -190,3 +192,42 @@ async def test_live_session_survives_an_unexpected_error(
     await wait_for(lambda: live.connected)
     servers.bambuddy.set_online(servers.printer_id, False)
     await wait_for(lambda: state_of(hass, loaded_entry, "online").state == "off")
+
+
+async def test_home_assistant_stop_closes_the_hub_cleanly(
+    hass: HomeAssistant, servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    """HA does not unload entries on shutdown: the hub must stop before the HTTP session."""
+    entry = servers.entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    data = entry.runtime_data
+    await wait_for(lambda: data.hub.live.connected)
+
+    await hass.async_stop()
+    errors = [
+        record
+        for record in caplog.records
+        if record.name.startswith("custom_components") and record.levelno >= logging.WARNING
+    ]
+    assert errors == []
+    assert not data.hub.live.running
+    assert not data.hub.watcher.running
+    assert not servers.bambuddy.hub.clients
+    await data.consumption.wait_idle()  # returns at once: the worker is gone
+
+
+async def test_unload_after_the_stop_event_is_quiet(
+    hass: HomeAssistant,
+    servers: Servers,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert not hass.data.get(DATA_HUBS)
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert "Unable to remove" not in caplog.text
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
