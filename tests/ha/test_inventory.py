@@ -15,7 +15,7 @@ from custom_components.filaman_bambuddy.const import CONF_BAMBUDDY_API_KEY, DOMA
 from custom_components.filaman_bambuddy.hub import DATA_HUBS
 from custom_components.filaman_bambuddy.inventory.result import SyncResult
 
-from .conftest import Servers, printer_device, state_of, wait_for
+from .conftest import Servers, printer_device, settle, state_of, wait_for
 
 
 def twin_of(servers: Servers, filaman_spool_id: int) -> Any:
@@ -152,3 +152,16 @@ async def test_entry_with_a_new_key_does_not_reuse_the_old_keys_hub(
     assert result is not None
     assert result["status"] == "success"
     await wait_for(lambda: state_of(hass, loaded_entry, "online").state == "on")
+
+
+async def test_our_own_writes_do_not_trigger_another_sync(
+    hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
+) -> None:
+    """Bambuddy answers each of our writes with inventory_changed: that is an echo."""
+    runner = loaded_entry.runtime_data.hub.runner
+    await settle(hass, loaded_entry)
+    runs = runner.run_count
+    servers.filaman.edit_spool(servers.spool_ids[0], remaining_weight_g=610.0)
+    await wait_for(lambda: twin_of(servers, servers.spool_ids[0]).fields["weight_used"] == 390)
+    await asyncio.sleep(1.5)  # longer than the debounce of a Bambuddy-side change
+    assert runner.run_count == runs + 1

@@ -165,3 +165,24 @@ async def test_ams_ht_and_two_external_holders(hass: HomeAssistant, servers: Ser
     assert second.attributes["color"] == "#000000"
     assert state_of(hass, entry, "slot_255_0").attributes["slot_label"] == "Ext"
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="api/bambuddy_ws.py BambuddyWebSocket._decode catches ValueError only; json.loads "
+    "raises RecursionError for a frame nested deeper than the interpreter's recursion limit, "
+    "which ends the live session (the hub restarts it after LIVE_RESTART_DELAY)",
+)
+async def test_one_odd_frame_does_not_drop_the_live_session(
+    hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
+) -> None:
+    live = loaded_entry.runtime_data.hub.live
+    await wait_for(lambda: live.connected)
+    connections: list[bool] = []
+    loaded_entry.async_on_unload(live.add_connection_listener(connections.append))
+    servers.bambuddy.inject_ws_frame("[" * 100_000)
+    servers.bambuddy.set_online(servers.printer_id, False)
+    await wait_for(
+        lambda: state_of(hass, loaded_entry, "online").state in (STATE_OFF, "unavailable")
+    )
+    assert connections == []
