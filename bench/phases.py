@@ -19,7 +19,7 @@ DEBIT_TIMEOUT_S = 30.0
 QUIET_S = 0.3
 GRAMS_PER_PRINT = 3.5
 # Baseline pauses are slept up to this many writes per run, then counted (keeps the bench short).
-MAX_SLEPT_WRITES = 1000
+MAX_SLEPT_WRITES = 100
 
 
 def _setup(servers: Servers, style: str, **extra: Any) -> dict[str, Any]:
