@@ -25,7 +25,7 @@ def resolve(strings: dict[str, Any]) -> dict[str, Any]:
         for part in path.split("::"):
             node = node[part]
         if not isinstance(node, str):
-            raise ValueError(f"reference {path} does not name a string")
+            raise TypeError(f"reference {path} does not name a string")
         return REFERENCE.sub(lambda m: lookup(m.group(1)), node)
 
     def walk(node: Any) -> Any:
