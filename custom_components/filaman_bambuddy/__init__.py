@@ -160,33 +160,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
 
     _register_devices(hass, entry)
     _wire_live_events(hass, entry, bridge)
-    sync_interval = timedelta(seconds=entry.options.get(CONF_SYNC_INTERVAL, DEFAULT_SYNC_INTERVAL))
-
-    @callback
-    def periodic_sync(_now: datetime) -> None:
-        hub.runner.request_sync(reason="interval")
-
-    async def poll_usage(_now: datetime) -> None:
-        await async_wake_consumption(hass, entry, "poll")
-
-    @callback
-    def inventory_synced(result: SyncResult) -> None:
-        coordinator.async_inventory_synced()
-        if result.complete and consumption.pending_count:
-            # FilaMan answers again: debits owed since it was down need not wait for the poll.
-            wake_consumption_soon(hass, entry, "filaman_reachable")
-
-    entry.async_on_unload(
-        async_track_time_interval(
-            hass, periodic_sync, sync_interval, name=f"{DOMAIN} periodic sync"
-        )
-    )
-    entry.async_on_unload(
-        async_track_time_interval(
-            hass, poll_usage, CONSUMPTION_POLL_INTERVAL, name=f"{DOMAIN} usage poll"
-        )
-    )
-    entry.async_on_unload(hub.runner.add_listener(inventory_synced))
+    _track_periodic_work(hass, entry)
     entry.async_on_unload(hub.add_auth_failed_listener(lambda: entry.async_start_reauth(hass)))
 
     conflicts = ConflictMonitor(hass, entry)
@@ -196,7 +170,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         await conflicts.async_check()
 
     entry.async_on_unload(
-        async_track_time_interval(hass, check_conflicts, sync_interval, name=f"{DOMAIN} conflicts")
+        async_track_time_interval(
+            hass, check_conflicts, _sync_interval(entry), name=f"{DOMAIN} conflicts"
+        )
     )
     outage = OutageMonitor(hass, entry)
     entry.async_on_unload(outage.async_stop)
@@ -208,6 +184,41 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     hub.start()
     return True
+
+
+def _sync_interval(entry: FilamanBambuddyConfigEntry) -> timedelta:
+    return timedelta(seconds=entry.options.get(CONF_SYNC_INTERVAL, DEFAULT_SYNC_INTERVAL))
+
+
+def _track_periodic_work(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> None:
+    """The safety nets behind the push paths: periodic sync and usage poll."""
+    data = entry.runtime_data
+
+    @callback
+    def periodic_sync(_now: datetime) -> None:
+        data.hub.runner.request_sync(reason="interval")
+
+    async def poll_usage(_now: datetime) -> None:
+        await async_wake_consumption(hass, entry, "poll")
+
+    @callback
+    def inventory_synced(result: SyncResult) -> None:
+        data.coordinator.async_inventory_synced()
+        if result.complete and data.consumption.pending_count:
+            # FilaMan answers again: debits owed since it was down need not wait for the poll.
+            wake_consumption_soon(hass, entry, "filaman_reachable")
+
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass, periodic_sync, _sync_interval(entry), name=f"{DOMAIN} periodic sync"
+        )
+    )
+    entry.async_on_unload(
+        async_track_time_interval(
+            hass, poll_usage, CONSUMPTION_POLL_INTERVAL, name=f"{DOMAIN} usage poll"
+        )
+    )
+    entry.async_on_unload(data.hub.runner.add_listener(inventory_synced))
 
 
 def _acquire_hub(
