@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from custom_components.filaman_bambuddy.api.filaman import FilamanClient
-from custom_components.filaman_bambuddy.api.filaman_sse import _SseParser, events
+from custom_components.filaman_bambuddy.api.filaman_sse import _SseParser, events, parse_sse_data
 from custom_components.filaman_bambuddy.api.models_filaman import SSE_CONNECTED, SseEvent
 from simulators.filaman import FilamanSimulator
 
@@ -159,3 +159,8 @@ async def test_cancelling_the_consumer_stops_cleanly(
         await task
     assert received == [SSE_CONNECTED]
     await assert_stream_released(filaman_sim)
+
+
+def test_hostile_nesting_is_skipped_not_raised() -> None:
+    # json.loads raises RecursionError, not ValueError, past the interpreter's recursion limit.
+    assert parse_sse_data("[" * 100_000) is None

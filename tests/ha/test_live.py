@@ -167,12 +167,6 @@ async def test_ams_ht_and_two_external_holders(hass: HomeAssistant, servers: Ser
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/bambuddy_ws.py BambuddyWebSocket._decode catches ValueError only; json.loads "
-    "raises RecursionError for a frame nested deeper than the interpreter's recursion limit, "
-    "which ends the live session (the hub restarts it after LIVE_RESTART_DELAY)",
-)
 async def test_one_odd_frame_does_not_drop_the_live_session(
     hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
 ) -> None:
