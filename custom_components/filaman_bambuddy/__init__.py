@@ -105,6 +105,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
             translation_placeholders={"error": str(err)},
         ) from err
 
+    # Safe to repeat: brings the card resource back if the last entry was deleted and a new
+    # one added without a restart (async_setup does not run again then).
+    await async_register_card(hass)
     hub = _acquire_hub(hass, entry, bambuddy, filaman)
     coordinator = PrinterCoordinator(hass, entry, hub, printer_id)
 
@@ -137,7 +140,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         on_print=bridge.handle_print_usage,
     )
     entry.runtime_data = FilamanBambuddyData(
-        hub=hub, coordinator=coordinator, consumption=consumption, printer=printer
+        hub=hub, coordinator=coordinator, consumption=consumption, printer=printer, bridge=bridge
     )
     try:
         await coordinator.async_config_entry_first_refresh()

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .consumption.processor import ConsumptionProcessor
     from .coordinator import PrinterCoordinator
     from .hub import BambuddyHub
+    from .print_events import PrintEventBridge
 
 
 @dataclass
@@ -22,6 +23,7 @@ class FilamanBambuddyData:
     coordinator: PrinterCoordinator
     consumption: ConsumptionProcessor
     printer: Printer
+    bridge: PrintEventBridge
 
 
 type FilamanBambuddyConfigEntry = ConfigEntry[FilamanBambuddyData]

@@ -86,6 +86,11 @@ class PrintEventBridge:
         self._last_complete: tuple[str, str | None] | None = None
         self._cancel_wait: CALLBACK_TYPE | None = None
 
+    @property
+    def awaiting_usage(self) -> bool:
+        """A print finished and Bambuddy has not booked its usage yet."""
+        return self._waiting is not None and not self._usage_logged
+
     @callback
     def handle_ws_event(self, event: WsEvent) -> None:
         """Follow this printer's prints; start waiting for the usage of one that finished."""

@@ -35,6 +35,7 @@ from .inventory.runner import SyncResult
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_FORCE = "force"
+ATTR_ALLOW_DELETIONS = "allow_deletions"
 ATTR_FILAMAN_SPOOL_ID = "filaman_spool_id"
 ATTR_AMS_ID = "ams_id"
 ATTR_TRAY_ID = "tray_id"
@@ -61,7 +62,9 @@ _SLOT = {
     probatio.Required(ATTR_AMS_ID): _whole_number(0, 255),
     probatio.Required(ATTR_TRAY_ID): _whole_number(0, 3),
 }
-SYNC_SCHEMA = probatio.Schema(_TARGET)
+SYNC_SCHEMA = probatio.Schema(
+    {**_TARGET, probatio.Optional(ATTR_ALLOW_DELETIONS, default=False): cv.boolean}
+)
 FULL_RESYNC_SCHEMA = probatio.Schema(
     {**_TARGET, probatio.Optional(ATTR_FORCE, default=False): cv.boolean}
 )
@@ -123,11 +126,10 @@ def _entry_for_device(hass: HomeAssistant, device_id: str) -> FilamanBambuddyCon
     device = dr.async_get(hass).async_get(device_id)
     if device is None:
         raise _error("device_not_found", target=device_id)
-    for entry_id in device.config_entries:
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry is not None and entry.domain == DOMAIN:
-            return _loaded_entry(hass, entry_id)
-    raise _error("device_not_found", target=device_id)
+    entry = hass.config_entries.async_get_entry(device.config_entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise _error("device_not_found", target=device_id)
+    return _loaded_entry(hass, entry.entry_id)
 
 
 def _target_entry(call: ServiceCall) -> FilamanBambuddyConfigEntry:
@@ -145,7 +147,9 @@ def _target_entry(call: ServiceCall) -> FilamanBambuddyConfigEntry:
 
 async def _sync_now(call: ServiceCall) -> ServiceResponse:
     entry = _target_entry(call)
-    result = await entry.runtime_data.hub.runner.sync(reason="service")
+    result = await entry.runtime_data.hub.runner.sync(
+        reason="service", allow_mass_delete=call.data[ATTR_ALLOW_DELETIONS]
+    )
     return dict(result.as_dict())
 
 
@@ -160,7 +164,8 @@ async def async_full_resync(
 ) -> SyncResult:
     """Delete and re-create Bambuddy's inventory, unless a printer on that server is printing.
 
-    Deleting spools mid-print would orphan the running print's usage tracking in Bambuddy.
+    Deleting spools mid-print would orphan the running print's usage tracking in Bambuddy; so
+    would deleting them in the seconds after a print, before Bambuddy has booked its usage.
     """
     hub = entry.runtime_data.hub
     if not force:
@@ -171,6 +176,8 @@ async def async_full_resync(
             status = other_data.coordinator.data.status
             if status is not None and (status.state or "").upper() in BUSY_STATES:
                 raise _error("printer_busy", printer=other.title)
+            if other_data.bridge.awaiting_usage:
+                raise _error("usage_not_booked", printer=other.title)
     return await hub.runner.full_resync()
 
 

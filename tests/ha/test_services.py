@@ -84,6 +84,39 @@ async def test_full_resync_refuses_while_printing_unless_forced(
     assert forced["status"] == "success"
 
 
+async def test_full_resync_waits_until_bambuddy_booked_the_last_print(
+    hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
+) -> None:
+    """Deleting spools between print_complete and Bambuddy's usage booking would lose grams."""
+    await slot_call(hass, loaded_entry, "assign_spool", 0, 0, filaman_spool_id=servers.spool_ids[0])
+    servers.bambuddy.ws_usage_delay = 0.5
+    task = servers.bambuddy.start_print(servers.printer_id, "Benchy", {(0, 0): 12.5})
+    bridge = loaded_entry.runtime_data.bridge
+    await wait_for(lambda: bridge.awaiting_usage)
+    with pytest.raises(ServiceValidationError) as refused:
+        await call(hass, "full_resync")
+    assert refused.value.translation_key == "usage_not_booked"
+    await task
+    await wait_for(lambda: not bridge.awaiting_usage)
+    assert (await call(hass, "full_resync"))["status"] == "success"
+
+
+async def test_sync_now_can_confirm_withheld_deletions(
+    hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
+) -> None:
+    """A FilaMan that suddenly has no active spools looks like a mistake: deletions wait."""
+    for spool_id in servers.spool_ids:
+        servers.filaman.archive_spool(spool_id)
+    withheld = await call(hass, "sync_now")
+    assert withheld["status"] == "failed"
+    assert withheld["withheld_deletes"] == 3
+    assert len(servers.bambuddy.db.spools) == 3
+
+    confirmed = await call(hass, "sync_now", {"allow_deletions": True})
+    assert confirmed["deleted"] == 3
+    assert not servers.bambuddy.db.spools
+
+
 async def test_full_resync_replaces_hand_made_bambuddy_spools(
     hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
 ) -> None:

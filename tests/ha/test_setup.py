@@ -186,8 +186,19 @@ async def test_live_session_survives_an_unexpected_error(
     monkeypatch.setattr(hub_module, "LIVE_RESTART_DELAY", 0.05)
     live = loaded_entry.runtime_data.hub.live
     await wait_for(lambda: live.connected)
-    # Nested deeper than the JSON decoder's recursion limit: not an API error.
-    servers.bambuddy.inject_ws_frame("[" * 100_000)
+    # No known input crashes the session any more, so inject a bug: the next event a
+    # listener sees raises past the session's own handling, once.
+    real_dispatch = live._dispatch
+    crashed: list[bool] = []
+
+    def dispatch_once_broken(event: Any) -> None:
+        if not crashed:
+            crashed.append(True)
+            raise RuntimeError("injected bug")
+        real_dispatch(event)
+
+    monkeypatch.setattr(live, "_dispatch", dispatch_once_broken)
+    servers.bambuddy.set_online(servers.printer_id, True)
     await wait_for(lambda: "stopped unexpectedly" in caplog.text)
     await wait_for(lambda: live.connected)
     servers.bambuddy.set_online(servers.printer_id, False)

@@ -193,7 +193,7 @@ class BambuddyWebSocket:
     def _decode(self, payload: str | bytes) -> WsEvent | None:
         try:
             frame = json.loads(payload)
-        except (ValueError, RecursionError):  # ValueError includes UnicodeDecodeError
+        except ValueError, RecursionError:  # ValueError includes UnicodeDecodeError
             _LOGGER.debug("Skipping a WebSocket frame that is not JSON")
             return None
         if not isinstance(frame, dict):

@@ -32,7 +32,7 @@ def parse_sse_data(data: str) -> SseEvent | None:
     """The event in one SSE ``data`` payload, or ``None`` if it is not a JSON object."""
     try:
         payload: Any = json.loads(data)
-    except (ValueError, RecursionError):  # a hostile nesting depth is junk, not a crash
+    except ValueError, RecursionError:  # a hostile nesting depth is junk, not a crash
         _LOGGER.debug("Skipping an SSE message that is not JSON")
         return None
     if not isinstance(payload, dict):
