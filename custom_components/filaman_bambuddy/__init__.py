@@ -9,7 +9,7 @@ Setup wires four pieces together and keeps none of the logic itself:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 import logging
 from typing import Any
 
@@ -22,7 +22,6 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from .api import ApiError, AuthenticationError, BambuddyClient, FilamanClient, NotFoundError
-from .api.events import PrintCompleteEvent, SpoolUsageLoggedEvent, WsEvent
 from .card import async_register_card, async_unregister_card
 from .const import (
     CONF_BAMBUDDY_API_KEY,
@@ -32,9 +31,7 @@ from .const import (
     CONF_FILAMAN_URL,
     CONF_PRINTER_ID,
     CONF_RECONNECT_INTERVAL,
-    CONF_SYNC_INTERVAL,
     DEFAULT_RECONNECT_INTERVAL,
-    DEFAULT_SYNC_INTERVAL,
     DOMAIN,
 )
 from .consumption.models import DebitRecord
@@ -50,11 +47,11 @@ from .hub import (
     hub_key,
     hub_share_id,
 )
-from .inventory.result import SyncResult
 from .ledger_store import HaLedgerStore, async_remove_ledger
 from .print_events import PrintEventBridge
 from .repairs import ConflictMonitor, OutageMonitor
 from .services import async_setup_services
+from .wiring import sync_interval, track_periodic_work, wire_live_events
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,9 +62,6 @@ PLATFORMS = [
     Platform.SENSOR,
 ]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
-
-# Usage rows are polled this often besides WebSocket wake-ups (a missed event costs at most this).
-CONSUMPTION_POLL_INTERVAL = timedelta(seconds=60)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -162,8 +156,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
     entry.async_on_unload(hass.bus.async_listen(EVENT_HOMEASSISTANT_STOP, stop))
 
     _register_devices(hass, entry)
-    _wire_live_events(hass, entry, bridge)
-    _track_periodic_work(hass, entry)
+    wire_live_events(hass, entry, bridge)
+    track_periodic_work(hass, entry)
     entry.async_on_unload(hub.add_auth_failed_listener(lambda: entry.async_start_reauth(hass)))
 
     conflicts = ConflictMonitor(hass, entry)
@@ -174,7 +168,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
 
     entry.async_on_unload(
         async_track_time_interval(
-            hass, check_conflicts, _sync_interval(entry), name=f"{DOMAIN} conflicts"
+            hass, check_conflicts, sync_interval(entry), name=f"{DOMAIN} conflicts"
         )
     )
     outage = OutageMonitor(hass, entry)
@@ -187,41 +181,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     hub.start()
     return True
-
-
-def _sync_interval(entry: FilamanBambuddyConfigEntry) -> timedelta:
-    return timedelta(seconds=entry.options.get(CONF_SYNC_INTERVAL, DEFAULT_SYNC_INTERVAL))
-
-
-def _track_periodic_work(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> None:
-    """The safety nets behind the push paths: periodic sync and usage poll."""
-    data = entry.runtime_data
-
-    @callback
-    def periodic_sync(_now: datetime) -> None:
-        data.hub.runner.request_sync(reason="interval")
-
-    async def poll_usage(_now: datetime) -> None:
-        await async_wake_consumption(hass, entry, "poll")
-
-    @callback
-    def inventory_synced(result: SyncResult) -> None:
-        data.coordinator.async_inventory_synced()
-        if result.complete and data.consumption.pending_count:
-            # FilaMan answers again: debits owed since it was down need not wait for the poll.
-            wake_consumption_soon(hass, entry, "filaman_reachable")
-
-    entry.async_on_unload(
-        async_track_time_interval(
-            hass, periodic_sync, _sync_interval(entry), name=f"{DOMAIN} periodic sync"
-        )
-    )
-    entry.async_on_unload(
-        async_track_time_interval(
-            hass, poll_usage, CONSUMPTION_POLL_INTERVAL, name=f"{DOMAIN} usage poll"
-        )
-    )
-    entry.async_on_unload(data.hub.runner.add_listener(inventory_synced))
 
 
 def _acquire_hub(
@@ -277,72 +236,6 @@ def _register_devices(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) ->
         serial_number=data.printer.serial_number,
         via_device_id=server.id,
     )
-
-
-def _wire_live_events(
-    hass: HomeAssistant, entry: FilamanBambuddyConfigEntry, bridge: PrintEventBridge
-) -> None:
-    """Route WebSocket events and connection changes to this printer's consumers."""
-    data = entry.runtime_data
-    printer_id = data.coordinator.printer_id
-
-    @callback
-    def on_event(event: WsEvent) -> None:
-        data.coordinator.async_handle_event(event)
-        bridge.handle_ws_event(event)
-        if event.printer_id != printer_id:
-            return
-        if isinstance(event, SpoolUsageLoggedEvent):
-            wake_consumption_soon(hass, entry, "spool_usage_logged", event)
-        elif isinstance(event, PrintCompleteEvent) and event.legacy_weights is not None:
-            entry.async_create_background_task(
-                hass,
-                data.consumption.handle_legacy_print_complete(event, _slot_spools(data)),
-                f"{DOMAIN} legacy print_complete",
-            )
-
-    @callback
-    def on_connection(connected: bool) -> None:
-        data.coordinator.async_set_live(connected)
-        if connected:
-            # Usage written while we were away is in Bambuddy's history; pick it up now.
-            wake_consumption_soon(hass, entry, "reconnect")
-
-    entry.async_on_unload(data.hub.live.add_listener(on_event))
-    entry.async_on_unload(data.hub.live.add_connection_listener(on_connection))
-
-
-@callback
-def wake_consumption_soon(
-    hass: HomeAssistant,
-    entry: FilamanBambuddyConfigEntry,
-    reason: str,
-    event: SpoolUsageLoggedEvent | None = None,
-) -> None:
-    """Fire-and-forget :func:`async_wake_consumption` (cancelled with the entry)."""
-    entry.async_create_background_task(
-        hass, async_wake_consumption(hass, entry, reason, event), f"{DOMAIN} consumption wake"
-    )
-
-
-async def async_wake_consumption(
-    hass: HomeAssistant,
-    entry: FilamanBambuddyConfigEntry,
-    reason: str,
-    event: SpoolUsageLoggedEvent | None = None,
-) -> None:
-    """Let the processor run, then refresh the sensors: a run that only queued rows (FilaMan
-    down) reports no debit, yet the pending count changed."""
-    data = entry.runtime_data
-    await data.consumption.wake(reason, event)
-    await data.consumption.wait_idle()
-    data.coordinator.async_update_listeners()
-
-
-def _slot_spools(data: FilamanBambuddyData) -> dict[tuple[int, int], int]:
-    """Bambuddy spool per slot, for the legacy print_complete path."""
-    assignments = data.coordinator.data.assignments if data.coordinator.data else {}
-    return {slot: assignment.spool_id for slot, assignment in assignments.items()}
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> bool:
