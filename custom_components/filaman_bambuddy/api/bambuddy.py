@@ -41,6 +41,13 @@ def _check_spool_fields(fields: Mapping[str, Any]) -> None:
         raise ValueError(f"Bambuddy rejects null for {', '.join(nulls)} with HTTP 500")
 
 
+def _parse_spools(data: Any) -> list[BambuddySpool]:
+    """The spool listing's models (pure: may run on a worker thread)."""
+    path = "/inventory/spools"
+    items = [as_object(item, path) for item in as_list(data, path)]
+    return [BambuddySpool.from_json(item) for item in items]
+
+
 class BambuddyClient:
     """Typed async access to one Bambuddy server, authenticated by ``X-API-Key``.
 
@@ -158,10 +165,13 @@ class BambuddyClient:
 
     async def spools(self, include_archived: bool = True) -> list[BambuddySpool]:
         """All inventory spools (archived ones too by default, so links are never missed)."""
-        items = await self._get_list(
-            "/inventory/spools", include_archived="true" if include_archived else "false"
+        # One request_parsed call: a large listing is decoded and parsed off the event loop.
+        return await self._http.request_parsed(
+            "GET",
+            "/inventory/spools",
+            _parse_spools,
+            params={"include_archived": "true" if include_archived else "false"},
         )
-        return [BambuddySpool.from_json(item) for item in items]
 
     async def spool(self, spool_id: int) -> BambuddySpool:
         return BambuddySpool.from_json(await self._get_object(f"/inventory/spools/{spool_id}"))

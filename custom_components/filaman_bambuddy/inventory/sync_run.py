@@ -5,6 +5,12 @@ cached per filament: FilaMan publishes no SSE event for param writes, so a cache
 could only go stale silently, and one request per run is cheap (N+1 per-spool
 reads are what the export avoids). When the export fails the temperatures are
 left out of the desired fields, which leaves Bambuddy's values untouched.
+
+Home Assistant's event loop must not stall on a large inventory: mapping and
+planning 5,000 spools take ~75 ms, so for large listings they run on a worker
+thread (both are pure, and their inputs are frozen models nothing else writes to),
+and the writes are sent by ``write_concurrency`` workers draining one list rather
+than by one task per write created all at once.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 import logging
 import time
 
@@ -34,6 +41,10 @@ from .plan import (
 from .result import SyncResult
 
 _LOGGER = logging.getLogger(__name__)
+
+# Listings of at least this many spools are mapped and planned on a worker thread
+# (~15 µs per spool); below it a thread hop costs more than it saves.
+OFF_LOOP_MIN_SPOOLS = 500
 
 
 @dataclass
@@ -86,19 +97,24 @@ class SyncRun:
             # Read FilaMan first: without a complete listing nothing is written at all.
             filaman_spools = await self._filaman.spools(include_archived=False)
             self.filaman_spools = {spool.id: spool for spool in filaman_spools}
-            desired = self._map(filaman_spools, await self._printer_params())
+            desired = await self._map(filaman_spools, await self._printer_params())
             if full:
                 await self._execute(
                     plan_full_resync((), await self._bambuddy.spools(include_archived=True)),
                     tally,
                 )
             actual = await self._bambuddy.spools(include_archived=True)
-            plan = plan_sync(
-                desired,
-                actual,
-                listed_filaman_ids={spool.id for spool in filaman_spools},
-                assigned_bambuddy_ids=await self._assigned_ids(actual),
-                allow_mass_delete=allow_mass_delete or full,
+            assigned = await self._assigned_ids(actual)
+            plan = await _off_loop(
+                max(len(desired), len(actual)),
+                partial(
+                    plan_sync,
+                    desired,
+                    actual,
+                    listed_filaman_ids={spool.id for spool in filaman_spools},
+                    assigned_bambuddy_ids=assigned,
+                    allow_mass_delete=allow_mass_delete or full,
+                ),
             )
             await self._execute(plan, tally)
             unchanged = plan.unchanged
@@ -157,30 +173,16 @@ class SyncRun:
         self._params_failing = False
         return params
 
-    def _map(
+    async def _map(
         self, spools: Sequence[FilamanSpool], params: PrinterParams | None
     ) -> list[DesiredSpool]:
-        desired: list[DesiredSpool] = []
-        for spool in spools:
-            spool_params = (
-                SpoolParams(
-                    spool=params.spool_params.get(spool.id, {}),
-                    filament=params.filament_params.get(spool.filament_id, {}),
-                )
-                if params is not None
-                else None
-            )
-            try:
-                item = desired_spool(spool, spool_params)
-            except Exception:
-                # Still listed, so its twin is protected from deletion; just not updated.
-                _LOGGER.exception("Cannot map FilaMan spool %s; skipping it", spool.id)
-                continue
+        desired = await _off_loop(len(spools), partial(_desired_spools, spools, params))
+        # Here, not in the worker: the set of reported problems is this run's state.
+        for item in desired:
             for problem in item.problems:
-                if (spool.id, problem) not in self._reported_problems:
-                    self._reported_problems.add((spool.id, problem))
-                    _LOGGER.warning("FilaMan spool %s: %s", spool.id, problem)
-            desired.append(item)
+                if (item.filaman_id, problem) not in self._reported_problems:
+                    self._reported_problems.add((item.filaman_id, problem))
+                    _LOGGER.warning("FilaMan spool %s: %s", item.filaman_id, problem)
         return desired
 
     async def _assigned_ids(self, actual: Sequence[BambuddySpool]) -> set[int] | None:
@@ -205,18 +207,20 @@ class SyncRun:
     # --- writing ----------------------------------------------------------------------
 
     async def _execute(self, plan: SyncPlan, tally: _Tally) -> None:
-        semaphore = asyncio.Semaphore(self._write_concurrency)
-
-        async def bounded(write: Awaitable[None]) -> None:
-            async with semaphore:
-                await write
-
-        writes: list[Awaitable[None]] = [
-            *(self._delete(op, tally) for op in plan.deletes),
-            *(self._update(op, tally) for op in plan.updates),
-            *(self._create(op, tally) for op in plan.creates),
+        writes: list[Callable[[], Awaitable[None]]] = [
+            *(partial(self._delete, op, tally) for op in plan.deletes),
+            *(partial(self._update, op, tally) for op in plan.updates),
+            *(partial(self._create, op, tally) for op in plan.creates),
         ]
-        await asyncio.gather(*(bounded(write) for write in writes))
+        pending = iter(writes)
+
+        async def worker() -> None:
+            # Workers share one iterator, so writes start in plan order as before.
+            for write in pending:
+                await write()
+
+        workers = min(self._write_concurrency, len(writes))
+        await asyncio.gather(*(worker() for _ in range(workers)))
 
     def _failed(self, tally: _Tally, what: str, err: Exception) -> None:
         tally.failed += 1
@@ -259,3 +263,32 @@ class SyncRun:
             return
         tally.deleted += 1
         tally.deleted_ids.add(op.bambuddy_id)
+
+
+async def _off_loop[T](spool_count: int, work: Callable[[], T]) -> T:
+    """``work()`` on a worker thread for large inventories, else right here."""
+    if spool_count >= OFF_LOOP_MIN_SPOOLS:
+        return await asyncio.to_thread(work)
+    return work()
+
+
+def _desired_spools(
+    spools: Sequence[FilamanSpool], params: PrinterParams | None
+) -> list[DesiredSpool]:
+    """The desired twin of every mappable spool (pure apart from logging, thread-safe)."""
+    desired: list[DesiredSpool] = []
+    for spool in spools:
+        spool_params = (
+            SpoolParams(
+                spool=params.spool_params.get(spool.id, {}),
+                filament=params.filament_params.get(spool.filament_id, {}),
+            )
+            if params is not None
+            else None
+        )
+        try:
+            desired.append(desired_spool(spool, spool_params))
+        except Exception:
+            # Still listed, so its twin is protected from deletion; just not updated.
+            _LOGGER.exception("Cannot map FilaMan spool %s; skipping it", spool.id)
+    return desired
