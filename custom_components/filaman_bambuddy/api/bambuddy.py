@@ -14,7 +14,7 @@ import aiohttp
 from yarl import URL
 
 from ._coerce import as_list, as_object
-from ._http import JsonHttp
+from ._http import JsonHttp, Parsed
 from .bambuddy_ws import BambuddyWebSocket
 from .errors import RejectedError
 from .models_bambuddy import (
@@ -41,11 +41,11 @@ def _check_spool_fields(fields: Mapping[str, Any]) -> None:
         raise ValueError(f"Bambuddy rejects null for {', '.join(nulls)} with HTTP 500")
 
 
-def _parse_spools(data: Any) -> list[BambuddySpool]:
+def _parse_spools(data: Any) -> tuple[BambuddySpool, ...]:
     """The spool listing's models (pure: may run on a worker thread)."""
     path = "/inventory/spools"
     items = [as_object(item, path) for item in as_list(data, path)]
-    return [BambuddySpool.from_json(item) for item in items]
+    return tuple(BambuddySpool.from_json(item) for item in items)
 
 
 class BambuddyClient:
@@ -77,6 +77,8 @@ class BambuddyClient:
         )
         self._session = session
         self._request_timeout = request_timeout
+        # The last spool listing per include_archived flag, reused while unchanged.
+        self._spool_listings: dict[str, Parsed[tuple[BambuddySpool, ...]]] = {}
 
     def __repr__(self) -> str:
         return f"BambuddyClient({str(self._http.base_url)!r})"
@@ -165,13 +167,17 @@ class BambuddyClient:
 
     async def spools(self, include_archived: bool = True) -> list[BambuddySpool]:
         """All inventory spools (archived ones too by default, so links are never missed)."""
-        # One request_parsed call: a large listing is decoded and parsed off the event loop.
-        return await self._http.request_parsed(
+        # A large listing is decoded and parsed off the event loop, an unchanged one not at all.
+        flag = "true" if include_archived else "false"
+        listing = await self._http.request_reusing(
             "GET",
             "/inventory/spools",
             _parse_spools,
-            params={"include_archived": "true" if include_archived else "false"},
+            params={"include_archived": flag},
+            previous=self._spool_listings.get(flag),
         )
+        self._spool_listings[flag] = listing
+        return list(listing.value)
 
     async def spool(self, spool_id: int) -> BambuddySpool:
         return BambuddySpool.from_json(await self._get_object(f"/inventory/spools/{spool_id}"))

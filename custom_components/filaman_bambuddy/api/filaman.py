@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 import logging
 from typing import Any
 
@@ -21,7 +22,7 @@ from yarl import URL
 
 from . import filaman_sse
 from ._coerce import as_list, as_object, objects, to_int
-from ._http import JsonHttp
+from ._http import JsonHttp, Parsed
 from .errors import IncompleteListingError, ProtocolError
 from .models_filaman import (
     DriverHealth,
@@ -65,6 +66,9 @@ class FilamanClient:
             secrets=(api_key,),
         )
         self._request_timeout = request_timeout
+        # The pages of each listing's last complete read, reused while unchanged.
+        self._listing_pages: dict[str, dict[int, Parsed[_Page[Any]]]] = {}
+        self._params_exports: dict[int, Parsed[PrinterParams]] = {}
 
     def __repr__(self) -> str:
         return f"FilamanClient({str(self._http.base_url)!r})"
@@ -102,23 +106,34 @@ class FilamanClient:
     ) -> list[T]:
         """One complete read of a listing, each page parsed as it arrives.
 
-        Parsing per page lets a page's raw JSON die young: holding 5,000 raw spools
-        until the end promoted tens of thousands of objects into the oldest GC
-        generation, and the full collections that follow stall Home Assistant's
-        event loop for 100+ ms. A malformed item still fails the listing only once
-        it is known to be complete, as when the raw items were parsed at the end.
+        Parsing per page lets a page's raw JSON die young (5,000 raw spools held to
+        the end filled the garbage collector's oldest generation), and a page whose
+        body is unchanged since the last complete read is not parsed again, so an
+        idle sync builds no new models. A malformed item still fails the listing
+        only once it is known to be complete, as when all items were parsed at the end.
         """
+        listing = f"{path}?{sorted(params.items())}"
+        previous = self._listing_pages.get(listing, {})
+        pages: dict[int, Parsed[_Page[T]]] = {}
         items: dict[int, T | _Unparsable] = {}
         total: int | None = None
         page = 1
         while True:
-            envelope = await self._get_object(
-                path, **params, page=page, page_size=PAGE_SIZE, sort_by="id", sort_order="asc"
+            answer = await self._http.request_reusing(
+                "GET",
+                path,
+                partial(_parse_page, parse, path, page),
+                params={
+                    **params,
+                    "page": page,
+                    "page_size": PAGE_SIZE,
+                    "sort_by": "id",
+                    "sort_order": "asc",
+                },
+                previous=previous.get(page),
             )
-            page_total = to_int(envelope.get("total"))
-            page_items = envelope.get("items")
-            if page_total is None or not isinstance(page_items, list):
-                raise ProtocolError(f"FilaMan {path} page {page}: not a paging envelope")
+            pages[page] = answer
+            page_total = answer.value.total
             if total is None:
                 total = page_total
             elif page_total != total:
@@ -126,10 +141,7 @@ class FilamanClient:
                     f"FilaMan {path}: total changed from {total} to {page_total} while paging"
                 )
             known = len(items)
-            for item in objects(page_items):
-                item_id = to_int(item.get("id"))
-                if item_id is not None:
-                    items[item_id] = _parse_or_keep_error(parse, item)
+            items.update(answer.value.items)
             # Stop when complete, or when a page brought nothing new (it would loop forever).
             if len(items) >= total or len(items) == known:
                 break
@@ -138,12 +150,12 @@ class FilamanClient:
             raise IncompleteListingError(
                 f"FilaMan {path}: read {len(items)} distinct items, server reports {total}"
             )
-        parsed: list[T] = []
-        for value in items.values():
-            if isinstance(value, _Unparsable):
-                raise value.error
-            parsed.append(value)
-        return parsed
+        self._listing_pages[listing] = pages
+        # Parsing an unparsable item again raises its error, with a fresh traceback.
+        return [
+            parse(value.item) if isinstance(value, _Unparsable) else value
+            for value in items.values()
+        ]
 
     # --- identity -----------------------------------------------------------------
 
@@ -245,13 +257,21 @@ class FilamanClient:
         )
 
     async def params_export(self, printer_id: int) -> PrinterParams:
-        """All spool and filament params of one FilaMan printer in one call."""
+        """All spool and filament params of one FilaMan printer in one call.
+
+        An unchanged export returns the very same object as the last call, so callers
+        may skip work derived from it (``is``).
+        """
         path = f"/printers/{printer_id}/params/export"
 
         def parse(data: Any) -> PrinterParams:  # pure: may run on a worker thread
             return PrinterParams.from_json(as_object(data, path))
 
-        return await self._http.request_parsed("GET", path, parse, params={})
+        export = await self._http.request_reusing(
+            "GET", path, parse, params={}, previous=self._params_exports.get(printer_id)
+        )
+        self._params_exports[printer_id] = export
+        return export.value
 
     async def spool_printer_params(self, spool_id: int, printer_id: int) -> dict[str, str]:
         """Spool-level params for one printer (``param_key`` → string value)."""
@@ -287,9 +307,36 @@ class FilamanClient:
 
 @dataclass(frozen=True, slots=True)
 class _Unparsable:
-    """A listed item whose parsing failed; raised only if the listing turns out complete."""
+    """A listed item whose parsing failed; it fails the listing only once that is complete."""
 
-    error: Exception
+    item: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Page[T]:
+    """One parsed page of a listing: the server's total and its items by id, in order."""
+
+    total: int
+    items: tuple[tuple[int, T | _Unparsable], ...]
+
+
+def _parse_page[T](
+    parse: Callable[[Mapping[str, Any]], T], path: str, page: int, data: Any
+) -> _Page[T]:
+    envelope = as_object(data, path)
+    total = to_int(envelope.get("total"))
+    page_items = envelope.get("items")
+    if total is None or not isinstance(page_items, list):
+        raise ProtocolError(f"FilaMan {path} page {page}: not a paging envelope")
+    items = [(to_int(item.get("id")), item) for item in objects(page_items)]
+    return _Page(
+        total,
+        tuple(
+            (item_id, _parse_or_keep_error(parse, item))
+            for item_id, item in items
+            if item_id is not None
+        ),
+    )
 
 
 def _parse_or_keep_error[T](
@@ -297,8 +344,8 @@ def _parse_or_keep_error[T](
 ) -> T | _Unparsable:
     try:
         return parse(item)
-    except Exception as err:
-        return _Unparsable(err)
+    except Exception:
+        return _Unparsable(item)
 
 
 def _for_printer(item: Mapping[str, Any], printer_id: int) -> bool:

@@ -221,20 +221,25 @@ def plan_sync(
     kept: dict[int, int] = {}
     unchanged = 0
 
-    for filaman_id, twins in sorted(groups.items()):
+    # Few short-lived containers per twin: with thousands of spools, every one that
+    # survives into the oldest GC generation brings CPython's full (slow) pass closer.
+    for filaman_id in sorted(groups):
+        twins = groups[filaman_id]
         if can_delete and filaman_id not in listed:
             deletes += [SpoolDelete(s.id, filaman_id, "filaman_spool_gone") for s in twins]
             continue
         item = wanted.get(filaman_id)
         if item is None:
             continue  # listed but not mappable, or listing unknown: leave it alone
-        current = [s for s in twins if not made_for_earlier_spool(s, item)]
-        if can_delete:
-            deletes += [
-                SpoolDelete(s.id, filaman_id, "filaman_id_reused")
-                for s in twins
-                if made_for_earlier_spool(s, item)
-            ]
+        current = twins
+        if any(made_for_earlier_spool(s, item) for s in twins):
+            current = [s for s in twins if not made_for_earlier_spool(s, item)]
+            if can_delete:
+                deletes += [
+                    SpoolDelete(s.id, filaman_id, "filaman_id_reused")
+                    for s in twins
+                    if made_for_earlier_spool(s, item)
+                ]
         if not current:
             continue  # only twins of the id's earlier spool: a fresh one is created below
         keeper = _keeper(current, assigned)

@@ -16,10 +16,11 @@ than by one task per write created all at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+import itertools
 import logging
 import time
 
@@ -45,6 +46,27 @@ _LOGGER = logging.getLogger(__name__)
 # Listings of at least this many spools are mapped and planned on a worker thread
 # (~15 µs per spool); below it a thread hop costs more than it saves.
 OFF_LOOP_MIN_SPOOLS = 500
+
+
+@dataclass(slots=True)
+class _MappedSpools:
+    """The desired twins of one run, kept so the next need not map the same spools again.
+
+    Two flat dicts rather than a pair object per spool: with thousands of spools, every
+    long-lived object brings CPython's full (slow) GC pass closer.
+    """
+
+    params: PrinterParams | None = None
+    spools: dict[int, FilamanSpool] = field(default_factory=dict)
+    desired: dict[int, DesiredSpool] = field(default_factory=dict)
+
+    def known(self, spool: FilamanSpool) -> DesiredSpool | None:
+        """The desired twin mapped from this very spool object, if any."""
+        return self.desired[spool.id] if self.spools.get(spool.id) is spool else None
+
+    def add(self, spool: FilamanSpool, desired: DesiredSpool) -> None:
+        self.spools[spool.id] = spool
+        self.desired[spool.id] = desired
 
 
 @dataclass
@@ -79,6 +101,7 @@ class SyncRun:
         self._reported_problems: set[tuple[int, str]] = set()
         self._params_failing = False
         self._reported_guard: str | None = None
+        self._mapped = _MappedSpools()
 
     async def run(self, *, reason: str, full: bool, allow_mass_delete: bool = False) -> SyncResult:
         """One run; never raises except on cancellation.
@@ -176,7 +199,12 @@ class SyncRun:
     async def _map(
         self, spools: Sequence[FilamanSpool], params: PrinterParams | None
     ) -> list[DesiredSpool]:
-        desired = await _off_loop(len(spools), partial(_desired_spools, spools, params))
+        # The clients hand out the same model objects while FilaMan's answers are
+        # unchanged, so a spool mapped last time with the same params is not mapped again.
+        previous = self._mapped if params is self._mapped.params else _MappedSpools()
+        desired, self._mapped = await _off_loop(
+            len(spools), partial(_desired_spools, spools, params, previous)
+        )
         # Here, not in the worker: the set of reported problems is this run's state.
         for item in desired:
             for problem in item.problems:
@@ -207,19 +235,20 @@ class SyncRun:
     # --- writing ----------------------------------------------------------------------
 
     async def _execute(self, plan: SyncPlan, tally: _Tally) -> None:
-        writes: list[Callable[[], Awaitable[None]]] = [
-            *(partial(self._delete, op, tally) for op in plan.deletes),
-            *(partial(self._update, op, tally) for op in plan.updates),
-            *(partial(self._create, op, tally) for op in plan.creates),
-        ]
-        pending = iter(writes)
+        # Made lazily, one at a time: thousands made up front would all outlive the
+        # run's young GC generations.
+        writes: Iterator[Awaitable[None]] = itertools.chain(
+            (self._delete(op, tally) for op in plan.deletes),
+            (self._update(op, tally) for op in plan.updates),
+            (self._create(op, tally) for op in plan.creates),
+        )
 
         async def worker() -> None:
             # Workers share one iterator, so writes start in plan order as before.
-            for write in pending:
-                await write()
+            for write in writes:
+                await write
 
-        workers = min(self._write_concurrency, len(writes))
+        workers = min(self._write_concurrency, plan.write_count)
         await asyncio.gather(*(worker() for _ in range(workers)))
 
     def _failed(self, tally: _Tally, what: str, err: Exception) -> None:
@@ -273,22 +302,32 @@ async def _off_loop[T](spool_count: int, work: Callable[[], T]) -> T:
 
 
 def _desired_spools(
-    spools: Sequence[FilamanSpool], params: PrinterParams | None
-) -> list[DesiredSpool]:
-    """The desired twin of every mappable spool (pure apart from logging, thread-safe)."""
+    spools: Sequence[FilamanSpool], params: PrinterParams | None, previous: _MappedSpools
+) -> tuple[list[DesiredSpool], _MappedSpools]:
+    """The desired twin of every mappable spool, and what was mapped for the next run.
+
+    ``previous`` holds an earlier run's results for the same ``params``. Pure apart from
+    logging, so it may run on a worker thread.
+    """
     desired: list[DesiredSpool] = []
+    mapped = _MappedSpools(params)
     for spool in spools:
-        spool_params = (
-            SpoolParams(
-                spool=params.spool_params.get(spool.id, {}),
-                filament=params.filament_params.get(spool.filament_id, {}),
+        item = previous.known(spool)
+        if item is None:
+            spool_params = (
+                SpoolParams(
+                    spool=params.spool_params.get(spool.id, {}),
+                    filament=params.filament_params.get(spool.filament_id, {}),
+                )
+                if params is not None
+                else None
             )
-            if params is not None
-            else None
-        )
-        try:
-            desired.append(desired_spool(spool, spool_params))
-        except Exception:
-            # Still listed, so its twin is protected from deletion; just not updated.
-            _LOGGER.exception("Cannot map FilaMan spool %s; skipping it", spool.id)
-    return desired
+            try:
+                item = desired_spool(spool, spool_params)
+            except Exception:
+                # Still listed, so its twin is protected from deletion; just not updated.
+                _LOGGER.exception("Cannot map FilaMan spool %s; skipping it", spool.id)
+                continue
+        desired.append(item)
+        mapped.add(spool, item)
+    return desired, mapped
