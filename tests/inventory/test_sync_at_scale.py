@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+import contextlib
 from dataclasses import dataclass
+import gc
 from typing import Any
+import warnings
 
 import aiohttp
 import pytest
@@ -21,6 +24,7 @@ from custom_components.filaman_bambuddy.inventory.sync_run import OFF_LOOP_MIN_S
 from simulators.bambuddy import BambuddySimulator
 from simulators.filaman import FilamanSimulator
 
+from .conftest import wait_until
 from .populate import expected, linked, populate, spool_json, writes
 
 
@@ -151,3 +155,27 @@ async def test_writes_run_in_a_bounded_pool(
     assert (result.created, result.complete) == (30, True)
     assert most == 3
     assert in_flight == 0
+
+
+async def test_cancelled_run_leaves_no_write_behind(
+    bambuddy: BambuddyClient,
+    bambuddy_sim: BambuddySimulator,
+    filaman: FilamanClient,
+    filaman_sim: FilamanSimulator,
+) -> None:
+    """Unload or shutdown cancels a writing run: queued writes are never even made."""
+    populate(filaman_sim, count=12)
+    bambuddy_sim.latency = 0.05
+    posts = ("POST", "/api/v1/inventory/spools")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = asyncio.create_task(sync_run(bambuddy, filaman, 2).run(reason="t", full=False))
+        await wait_until(lambda: bambuddy_sim.request_log.count(posts) > 0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        del task  # its cancellation traceback holds the run's frames
+        await asyncio.sleep(0.01)  # let cancelled write tasks finish
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+    assert bambuddy_sim.request_log.count(posts) < 12
