@@ -3,7 +3,14 @@
 Home Assistant-free. See :mod:`.processor` for the design.
 """
 
-from .ledger import EntryState, Ledger, LedgerEntry, SkipReason
+from .ledger import (
+    EntryState,
+    Ledger,
+    LedgerEntry,
+    PastRefusal,
+    PastUsageRefused,
+    SkipReason,
+)
 from .models import DebitRecord, PrintSpoolUsage, PrintUsage
 from .processor import ConsumptionProcessor
 from .store import JsonFileLedgerStore, LedgerStore, MemoryLedgerStore
@@ -17,6 +24,8 @@ __all__ = [
     "LedgerEntry",
     "LedgerStore",
     "MemoryLedgerStore",
+    "PastRefusal",
+    "PastUsageRefused",
     "PrintSpoolUsage",
     "PrintUsage",
     "SkipReason",

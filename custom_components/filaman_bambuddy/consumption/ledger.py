@@ -14,6 +14,11 @@ accepted the POST (or reconciliation proved it had). ``cursor`` is the newest
 Bambuddy usage row id already turned into an entry, so a row is ingested once and
 the queue of unfinished entries survives restarts.
 
+``anchor`` is where the ledger began: rows of epoch ``anchor_epoch`` with an id at
+or below it predate the ledger and were never ingested. :meth:`Ledger.take_in_past`
+turns such rows into entries on request (the user's "debit past prints") and keeps
+their ids in ``past_taken`` for good, so pruning never lets one in twice.
+
 Keys: ``bambuddy:{printer}:usage:{row id}``; after a detected Bambuddy database
 reset row ids start again, so later epochs append ``~r{epoch}``. Legacy
 ``print_complete`` debits use ``bambuddy:{printer}:legacy:{received}:{ams}-{tray}``.
@@ -31,7 +36,7 @@ from typing import Any
 from ..api.models_bambuddy import UsageRow
 from .reconcile import Probe
 
-STORAGE_VERSION = 1
+STORAGE_VERSION = 2  # 2: anchor, anchor_epoch, past_taken
 # Finished entries kept for diagnostics; unfinished ones are never pruned.
 KEEP_FINISHED = 200
 # A spool_usage_logged item matches a row when spool and grams (0.1 g) agree.
@@ -167,6 +172,25 @@ class TransitionError(RuntimeError):
     """A state change the state machine does not allow (a programming error)."""
 
 
+class PastRefusal(StrEnum):
+    """Why rows from before the ledger's start cannot be taken in (safely) now."""
+
+    NOT_ANCHORED = "not_anchored"  # no usage history read yet: no anchor to count from
+    ANCHOR_UNKNOWN = "anchor_unknown"  # a ledger stored before anchors were kept
+    HISTORY_RESET = "history_reset"  # Bambuddy's ids restarted since the anchor was set
+    BLOCKED = "blocked"  # another writer debits this printer
+    UNSUPPORTED = "unsupported"  # Bambuddy has no usage history endpoint
+    TOO_MANY_ROWS = "too_many_rows"  # the history since then exceeds one readable page
+
+
+class PastUsageRefused(Exception):
+    """Past rows were not taken in; nothing changed. ``reason`` says why."""
+
+    def __init__(self, reason: PastRefusal) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
 @dataclass(slots=True)
 class Ledger:
     """All consumption state of one Bambuddy printer."""
@@ -174,6 +198,9 @@ class Ledger:
     printer_id: int
     cursor: int | None = None
     epoch: int = 0
+    anchor: int | None = None
+    anchor_epoch: int = 0
+    past_taken: set[int] = field(default_factory=set)
     last_created_at: datetime | None = None
     seq: int = 0
     entries: dict[str, LedgerEntry] = field(default_factory=dict)
@@ -199,6 +226,11 @@ class Ledger:
 
     # --- ingestion -----------------------------------------------------------------
 
+    def begin(self, cursor: int) -> None:
+        """Start a fresh ledger after row ``cursor``: everything at or below it predates us."""
+        self.cursor = self.anchor = cursor
+        self.anchor_epoch = self.epoch
+
     def ingest(
         self,
         rows: Iterable[UsageRow],
@@ -217,7 +249,7 @@ class Ledger:
         """
         mine = [row for row in rows if row.printer_id in (None, self.printer_id)]
         if self.cursor is None:
-            self.cursor = max((row.id for row in mine), default=0)
+            self.begin(max((row.id for row in mine), default=0))
             self._note_created(mine)
             return IngestResult(anchored=True)
         if not mine:
@@ -243,6 +275,49 @@ class Ledger:
         self._note_created(mine)
         self._prune()
         return IngestResult(new_entries=tuple(created), reset_detected=reset)
+
+    def check_past_allowed(self) -> int:
+        """The anchor below which past rows may be taken in, or :class:`PastUsageRefused`."""
+        if self.cursor is None:
+            raise PastUsageRefused(PastRefusal.NOT_ANCHORED)
+        if self.anchor is None:
+            raise PastUsageRefused(PastRefusal.ANCHOR_UNKNOWN)
+        if self.epoch != self.anchor_epoch:
+            # Ids below the anchor now name other rows (or a restored backup's): unsafe.
+            raise PastUsageRefused(PastRefusal.HISTORY_RESET)
+        return self.anchor
+
+    def take_in_past(
+        self, rows: Iterable[UsageRow], *, since: datetime, now: datetime
+    ) -> tuple[LedgerEntry, ...]:
+        """Entries for this printer's rows dated at or after ``since`` that predate the ledger.
+
+        Only rows at or below the anchor that were never taken in before: rows above it
+        are the regular ingestion's (already entries, or coming with the next run).
+        Rows without a printer (deleted printer) or a date are left alone: they cannot be
+        attributed to this printer's ledger alone, or to ``since``. The new entries are
+        queued like any other but marked announced: a print that ended long ago is not
+        reported as finishing now.
+        """
+        anchor = self.check_past_allowed()
+        chosen = {
+            row.id: row
+            for row in rows
+            if row.printer_id == self.printer_id
+            and row.id <= anchor
+            and row.created_at is not None
+            and row.created_at >= since
+            and row.id not in self.past_taken
+            and self.usage_key(row.id) not in self.entries
+        }
+        created: list[LedgerEntry] = []
+        for row_id in sorted(chosen):
+            entry = self._entry_for_row(chosen[row_id], now, [], None)
+            entry.announced = True
+            self.past_taken.add(row_id)
+            created.append(entry)
+        self._prune()
+        return tuple(created)
 
     def _note_created(self, rows: Iterable[UsageRow]) -> None:
         for row in rows:
@@ -408,6 +483,9 @@ class Ledger:
             "printer_id": self.printer_id,
             "cursor": self.cursor,
             "epoch": self.epoch,
+            "anchor": self.anchor,
+            "anchor_epoch": self.anchor_epoch,
+            "past_taken": sorted(self.past_taken),
             "last_created_at": self.last_created_at.isoformat() if self.last_created_at else None,
             "seq": self.seq,
             "entries": [entry.to_dict() for entry in sorted(self.entries.values(), key=_by_seq)],
@@ -424,14 +502,24 @@ class Ledger:
         entries = [LedgerEntry.from_dict(item) for item in data.get("entries", [])]
         spool_map = data.get("spool_map") or {}
         legacy_seen = data.get("legacy_seen") or {}
+        cursor = _opt_int(data.get("cursor"))
+        epoch = int(data.get("epoch", 0))
+        seq = max([int(data.get("seq", 0)), *(entry.seq for entry in entries)])
+        if "anchor" in data:
+            anchor, anchor_epoch = _opt_int(data["anchor"]), int(data.get("anchor_epoch", 0))
+        else:
+            anchor, anchor_epoch = _inferred_anchor(printer_id, cursor, epoch, seq, entries), 0
         return cls(
             printer_id=printer_id,
-            cursor=_opt_int(data.get("cursor")),
-            epoch=int(data.get("epoch", 0)),
+            cursor=cursor,
+            epoch=epoch,
+            anchor=anchor,
+            anchor_epoch=anchor_epoch,
+            past_taken={int(row_id) for row_id in data.get("past_taken") or ()},
             last_created_at=(
                 _aware(datetime.fromisoformat(str(last_created))) if last_created else None
             ),
-            seq=max([int(data.get("seq", 0)), *(entry.seq for entry in entries)]),
+            seq=seq,
             entries={entry.key: entry for entry in entries},
             spool_map={int(bid): int(fid) for bid, fid in spool_map.items()},
             legacy_seen={
@@ -442,6 +530,36 @@ class Ledger:
 
 def _by_seq(entry: LedgerEntry) -> int:
     return entry.seq
+
+
+def _inferred_anchor(
+    printer_id: int, cursor: int | None, epoch: int, seq: int, entries: list[LedgerEntry]
+) -> int | None:
+    """The first-start anchor of a ledger saved before anchors were stored, where provable.
+
+    In epoch 0 rows are ingested in id order and every ingested row becomes an entry with
+    the next ``seq``; finished entries are pruned oldest first. So:
+
+    * nothing ever ingested (``seq`` 0): the cursor has not moved since the first start;
+    * the very first entry (``seq`` 1) still kept and a usage row: every row this ledger
+      ever ingested has an id at or above its id.
+
+    Anything else (pruned history, a legacy first entry, a reset epoch) cannot be proved:
+    ``None``, and past rows are refused rather than risk a double debit.
+    """
+    if cursor is None or epoch != 0:
+        return None
+    if seq == 0 and not entries:
+        return cursor
+    first = min(entries, key=_by_seq, default=None)
+    if (
+        first is not None
+        and first.seq == 1
+        and first.usage_id is not None
+        and first.key == f"bambuddy:{printer_id}:usage:{first.usage_id}"
+    ):
+        return first.usage_id - 1
+    return None
 
 
 def _take_hint_slot(hints: list[UsageHint], row: UsageRow) -> tuple[int, int] | None:

@@ -33,7 +33,9 @@ spool id and grams) and the slot's current assignment are tried; otherwise the r
 is recorded as skipped(unlinked) and shown in :meth:`snapshot`.
 
 First start anchors at the newest row (no history replay) unless ``replay_from``
-is given. A newest row id below the cursor means Bambuddy's database was reset:
+is given; the anchor is stored. Later, :meth:`ConsumptionProcessor.debit_past`
+takes rows from before the anchor into the same queue when the user asks (each row
+at most once, ever). A newest row id below the cursor means Bambuddy's database was reset:
 the ledger starts a new key epoch and re-anchors; only rows dated after the
 newest row ever ingested (prints after the reset) are taken, so a restored backup
 is not replayed.
@@ -70,7 +72,15 @@ from ..api.events import PrintCompleteEvent, SpoolUsageLoggedEvent
 from ..api.filaman import FilamanClient
 from ..api.models_bambuddy import UsageRow
 from .diagnostics import debit_dict, entry_summary
-from .ledger import EntryState, Ledger, LedgerEntry, SkipReason, UsageHint
+from .ledger import (
+    EntryState,
+    Ledger,
+    LedgerEntry,
+    PastRefusal,
+    PastUsageRefused,
+    SkipReason,
+    UsageHint,
+)
 from .legacy import legacy_fingerprint, legacy_slots
 from .models import DebitRecord, PrintSpoolUsage, PrintUsage
 from .reconcile import capture_probe, find_landed
@@ -160,6 +170,11 @@ class ConsumptionProcessor:
         return self._ledger.cursor
 
     @property
+    def anchor(self) -> int | None:
+        """The usage row id the ledger began after (older rows were never debited by it)."""
+        return self._ledger.anchor
+
+    @property
     def blocked(self) -> str | None:
         return self._blocked
 
@@ -208,7 +223,7 @@ class ConsumptionProcessor:
         if data is None:
             self._ledger = Ledger(self.printer_id)
             if replay_from is not None:
-                self._ledger.cursor = max(replay_from - 1, 0)
+                self._ledger.begin(max(replay_from - 1, 0))
         else:
             try:
                 self._ledger = Ledger.from_dict(data, self.printer_id)
@@ -327,6 +342,50 @@ class ConsumptionProcessor:
         if created:
             self._request("legacy print_complete")
 
+    async def debit_past(self, since: datetime) -> tuple[LedgerEntry, ...]:
+        """Queue this printer's usage rows dated at or after ``since`` that predate the ledger.
+
+        Rows at or below the first-start anchor are never debited otherwise; this takes
+        the ones dated from ``since`` on into the ledger (see
+        :meth:`~.ledger.Ledger.take_in_past`), each at most once however often it is
+        asked, and wakes the worker to debit them like any other entry. A regular
+        ingestion of the same page runs first, so a Bambuddy database reset is detected
+        before any low id is trusted. Returns the new entries (the ledger's own objects:
+        their state follows the debit). ``since`` must be timezone-aware. Raises
+        :class:`~.ledger.PastUsageRefused` when it cannot be done safely and ``ApiError``
+        when Bambuddy cannot be read; then no past row was taken in.
+        """
+        if self._blocked:
+            raise PastUsageRefused(PastRefusal.BLOCKED)
+        queued = False
+        try:
+            async with self._lock:
+                try:
+                    rows = await self._fetch_rows(since)
+                except NotFoundError:
+                    self._usage_supported = False
+                    raise PastUsageRefused(PastRefusal.UNSUPPORTED) from None
+                self._usage_supported = True
+                # New rows above the cursor are owed whatever happens to the request.
+                queued = await self._take_rows(rows)
+                if self._blocked:
+                    raise PastUsageRefused(PastRefusal.BLOCKED)
+                created = self._ledger.take_in_past(rows, since=since, now=self._clock())
+                if created:
+                    queued = True
+                    # A failed save is safe: no debit is sent before a save that holds these.
+                    await self._save_quietly()
+        finally:
+            if queued:
+                self._request("past usage")
+        if created:
+            _LOGGER.info(
+                "Printer %s: %s usage rows from before the ledger's start queued on request",
+                self.printer_id,
+                len(created),
+            )
+        return created
+
     # --- worker --------------------------------------------------------------------------
 
     def _request(self, reason: str) -> None:
@@ -420,6 +479,10 @@ class ConsumptionProcessor:
         except ApiError as err:
             raise self._fail("reading Bambuddy usage", err) from None
         self._usage_supported = True
+        await self._take_rows(rows)
+
+    async def _take_rows(self, rows: list[UsageRow]) -> bool:
+        """Ingest a page of usage rows (new rows above the cursor), save; True if any queued."""
         horizon = time.monotonic() - HINT_LIFETIME
         self._hints = [(stamp, hint) for stamp, hint in self._hints if stamp >= horizon]
         result = self._ledger.ingest(
@@ -446,16 +509,26 @@ class ConsumptionProcessor:
             self._hints.clear()
         if result.anchored or result.reset_detected or result.new_entries:
             await self._save_quietly()
+        return bool(result.new_entries)
 
-    async def _fetch_rows(self) -> list[UsageRow]:
-        """Newest rows, enlarging ``limit`` until the page reaches back to the cursor."""
+    async def _fetch_rows(self, since: datetime | None = None) -> list[UsageRow]:
+        """Newest rows, enlarging ``limit`` until the page reaches back to the cursor.
+
+        With ``since`` the page must also hold every row dated from then on; when even
+        the largest page does not, :class:`PastUsageRefused` (``too_many_rows``).
+        """
         limit = self._page_limit
         while True:
             rows = await self._bambuddy.usage(limit=limit, printer_id=self.printer_id)
             cursor = self._ledger.cursor
-            if cursor is None or len(rows) < limit or _reaches(rows, cursor):
+            if len(rows) < limit or (
+                (cursor is None or _reaches(rows, cursor))
+                and (since is None or _reaches_back(rows, since))
+            ):
                 return rows
             if limit >= MAX_PAGE_LIMIT:
+                if since is not None:
+                    raise PastUsageRefused(PastRefusal.TOO_MANY_ROWS)
                 _LOGGER.warning(
                     "Printer %s: more than %s usage rows since the last run; older ones "
                     "may be missed",
@@ -683,6 +756,14 @@ class ConsumptionProcessor:
             return False
         self._dirty = False
         return True
+
+
+def _reaches_back(rows: list[UsageRow], since: datetime) -> bool:
+    """Whether a full newest-first page holds every row dated at or after ``since``.
+
+    The page is ordered by date, so a row dated before ``since`` closes it.
+    """
+    return any(row.created_at is not None and row.created_at < since for row in rows)
 
 
 def _reaches(rows: list[UsageRow], cursor: int) -> bool:
