@@ -169,12 +169,6 @@ async def test_our_own_writes_do_not_trigger_another_sync(
     assert runner.run_count == runs + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inventory/sync_run.py SyncRun._execute builds every write coroutine up front and "
-    "only awaits it after taking the semaphore; cancelling a run (unload, HA stop) leaves the "
-    "queued ones never awaited (RuntimeWarning: coroutine 'SyncRun._create' was never awaited)",
-)
 async def test_unloading_during_a_writing_sync_leaves_no_coroutine_behind(
     hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
 ) -> None:
