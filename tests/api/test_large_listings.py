@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.filaman_bambuddy.api._http import OFF_LOOP_MIN_BYTES
+from custom_components.filaman_bambuddy.api._http import OFF_LOOP_MIN_BYTES, decode_json
 from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
 from custom_components.filaman_bambuddy.api.errors import ProtocolError
 from custom_components.filaman_bambuddy.api.filaman import PAGE_SIZE, FilamanClient
@@ -149,3 +149,9 @@ async def test_malformed_spool_fails_only_a_complete_listing(
     filaman_sim.fail_next("GET", r"/spools$", 200, body=envelope(first_page, PAGE_SIZE + 1))
     with pytest.raises(ProtocolError, match=f"spool {ids[0]} filament"):
         await filaman.spools()
+
+
+def test_a_body_nested_past_the_recursion_limit_is_a_protocol_error() -> None:
+    # json.loads raises RecursionError there, which must not escape the ApiError tree.
+    with pytest.raises(ProtocolError):
+        decode_json("[" * 100_000, "GET /x")

@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from ._coerce import as_list, as_object
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -146,7 +147,7 @@ def decode_json(text: str, what: str, status: int | None = None) -> Any:
     """Parse a JSON body or raise :class:`ProtocolError`."""
     try:
         return json.loads(text)
-    except ValueError:
+    except ValueError, RecursionError:  # a hostile nesting depth is not JSON we can use either
         raise ProtocolError(f"{what}: response is not JSON", status=status) from None
 
 
@@ -321,9 +322,30 @@ class JsonHttp:
             return decode_json(text, what, status)
         try:
             body: Any = json.loads(text) if text.strip() else None
-        except ValueError:
+        except ValueError, RecursionError:
             body = None
         error = error_for_status(status, body, what)
         if self.secrets:
             error.args = (redact(str(error), self.secrets),)
         raise error
+
+
+class ApiClient:
+    """What both servers' clients share: the transport, its base URL and typed GETs."""
+
+    _http: JsonHttp
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self._http.base_url)!r})"
+
+    @property
+    def base_url(self) -> URL:
+        """The normalised server root (no trailing slash)."""
+        return self._http.base_url
+
+    async def _get_object(self, path: str, **params: str | int) -> Mapping[str, Any]:
+        return as_object(await self._http.request("GET", path, params=params), path)
+
+    async def _get_list(self, path: str, **params: str | int) -> list[Mapping[str, Any]]:
+        items = as_list(await self._http.request("GET", path, params=params), path)
+        return [as_object(item, path) for item in items]

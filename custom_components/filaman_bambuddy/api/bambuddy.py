@@ -14,7 +14,7 @@ import aiohttp
 from yarl import URL
 
 from ._coerce import as_list, as_object
-from ._http import JsonHttp, Parsed
+from ._http import ApiClient, JsonHttp, Parsed
 from .bambuddy_ws import BambuddyWebSocket
 from .errors import RejectedError
 from .models_bambuddy import (
@@ -48,7 +48,7 @@ def _parse_spools(data: Any) -> tuple[BambuddySpool, ...]:
     return tuple(BambuddySpool.from_json(item) for item in items)
 
 
-class BambuddyClient:
+class BambuddyClient(ApiClient):
     """Typed async access to one Bambuddy server, authenticated by ``X-API-Key``.
 
     ``api_key`` may be ``None`` for servers with auth disabled (then any key passes,
@@ -79,21 +79,6 @@ class BambuddyClient:
         self._request_timeout = request_timeout
         # The last spool listing per include_archived flag, reused while unchanged.
         self._spool_listings: dict[str, Parsed[tuple[BambuddySpool, ...]]] = {}
-
-    def __repr__(self) -> str:
-        return f"BambuddyClient({str(self._http.base_url)!r})"
-
-    @property
-    def base_url(self) -> URL:
-        """The normalised server root (no trailing slash)."""
-        return self._http.base_url
-
-    async def _get_object(self, path: str, **params: str | int) -> Mapping[str, Any]:
-        return as_object(await self._http.request("GET", path, params=params), path)
-
-    async def _get_list(self, path: str, **params: str | int) -> list[Mapping[str, Any]]:
-        items = as_list(await self._http.request("GET", path, params=params), path)
-        return [as_object(item, path) for item in items]
 
     # --- auth -----------------------------------------------------------------
 

@@ -21,8 +21,8 @@ import aiohttp
 from yarl import URL
 
 from . import filaman_sse
-from ._coerce import as_list, as_object, objects, to_int
-from ._http import JsonHttp, Parsed
+from ._coerce import as_object, objects, to_int
+from ._http import ApiClient, JsonHttp, Parsed
 from .errors import IncompleteListingError, ProtocolError
 from .models_filaman import (
     DriverHealth,
@@ -44,7 +44,7 @@ EVENT_PAGE_SIZE = 100
 LISTING_ATTEMPTS = 3
 
 
-class FilamanClient:
+class FilamanClient(ApiClient):
     """Typed async access to one FilaMan server. Nothing is retried except complete
     re-reads of a listing that changed while it was being paged."""
 
@@ -69,21 +69,6 @@ class FilamanClient:
         # The pages of each listing's last complete read, reused while unchanged.
         self._listing_pages: dict[str, dict[int, Parsed[_Page[Any]]]] = {}
         self._params_exports: dict[int, Parsed[PrinterParams]] = {}
-
-    def __repr__(self) -> str:
-        return f"FilamanClient({str(self._http.base_url)!r})"
-
-    @property
-    def base_url(self) -> URL:
-        """The normalised server root (no trailing slash)."""
-        return self._http.base_url
-
-    async def _get_object(self, path: str, **params: str | int) -> Mapping[str, Any]:
-        return as_object(await self._http.request("GET", path, params=params), path)
-
-    async def _get_list(self, path: str, **params: str | int) -> list[Mapping[str, Any]]:
-        items = as_list(await self._http.request("GET", path, params=params), path)
-        return [as_object(item, path) for item in items]
 
     async def _all_pages[T](
         self, path: str, parse: Callable[[Mapping[str, Any]], T], **params: str | int
