@@ -1,4 +1,4 @@
-"""Actions: Sync now, Full resync, assign and unassign a FilaMan spool to an AMS slot.
+"""Actions: Sync now, Full resync, assign and unassign a FilaMan spool, debit past prints.
 
 Registered once in ``async_setup`` (not per entry) so automations referring to them validate even
 while an entry is not loaded; each call resolves its target entry and fails with a translated
@@ -7,7 +7,9 @@ error when that entry is missing, not loaded, or the input does not fit.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+import math
+from typing import Any, assert_never
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID
@@ -20,6 +22,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.util import dt as dt_util
 import probatio
 
 from .api import ApiError, NotFoundError, RejectedError
@@ -30,8 +33,10 @@ from .api.models_bambuddy import (
     PrinterStatus,
 )
 from .const import DOMAIN
+from .consumption import EntryState, PastRefusal, PastUsageRefused
 from .data import FilamanBambuddyConfigEntry, FilamanBambuddyData
 from .inventory.runner import SyncResult
+from .wiring import async_wake_consumption
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_FORCE = "force"
@@ -39,11 +44,19 @@ ATTR_ALLOW_DELETIONS = "allow_deletions"
 ATTR_FILAMAN_SPOOL_ID = "filaman_spool_id"
 ATTR_AMS_ID = "ams_id"
 ATTR_TRAY_ID = "tray_id"
+ATTR_SINCE = "since"
 
 SERVICE_SYNC_NOW = "sync_now"
 SERVICE_FULL_RESYNC = "full_resync"
 SERVICE_ASSIGN_SPOOL = "assign_spool"
 SERVICE_UNASSIGN_SPOOL = "unassign_spool"
+SERVICE_DEBIT_PAST_PRINTS = "debit_past_prints"
+
+# How far back debit_past_prints may reach: long enough to catch up after installing, short
+# enough that FilaMan's spools have not been weighed or corrected for those prints meanwhile.
+PAST_PRINTS_MAX_AGE = timedelta(days=30)
+# The response lists at most this many usage ids (the counts cover all of them).
+PAST_PRINTS_LISTED_IDS = 50
 
 # Printer states in which deleting Bambuddy's spools would break the running print's tracking.
 BUSY_STATES = frozenset({"RUNNING", "PAUSE", "PREPARE", "SLICING"})
@@ -72,6 +85,12 @@ ASSIGN_SCHEMA = probatio.Schema(
     {**_SLOT, probatio.Required(ATTR_FILAMAN_SPOOL_ID): _whole_number(1)}
 )
 UNASSIGN_SCHEMA = probatio.Schema(_SLOT)
+DEBIT_PAST_PRINTS_SCHEMA = probatio.Schema(
+    {
+        probatio.Required(ATTR_DEVICE_ID): cv.string,
+        probatio.Required(ATTR_SINCE): cv.datetime,
+    }
+)
 
 
 @callback
@@ -103,6 +122,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_UNASSIGN_SPOOL,
         _unassign_spool,
         schema=UNASSIGN_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_DEBIT_PAST_PRINTS,
+        _debit_past_prints,
+        schema=DEBIT_PAST_PRINTS_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
 
@@ -270,6 +296,56 @@ async def _unassign_spool(call: ServiceCall) -> ServiceResponse:
     await data.coordinator.async_refresh_assignments()
     response: dict[str, Any] = {"ams_id": ams_id, "tray_id": tray_id, "unassigned": True}
     return response
+
+
+async def _debit_past_prints(call: ServiceCall) -> ServiceResponse:
+    """Debit usage Bambuddy logged before this entry's first start (never replayed by itself)."""
+    entry = _entry_for_device(call.hass, call.data[ATTR_DEVICE_ID])
+    # A time without a zone is the user's local time, as the UI's date-time picker sends it.
+    since = dt_util.as_utc(call.data[ATTR_SINCE])
+    now = dt_util.utcnow()
+    if since > now:
+        raise _error("since_in_future", since=dt_util.as_local(since).isoformat())
+    if since < now - PAST_PRINTS_MAX_AGE:
+        raise _error("since_too_old", days=str(PAST_PRINTS_MAX_AGE.days))
+    data = entry.runtime_data
+    try:
+        taken = await data.consumption.debit_past(since)
+    except PastUsageRefused as err:
+        raise _past_refusal(err.reason, entry.title) from err
+    except ApiError as err:
+        raise _api_error(err) from err
+    if taken:
+        # Answer once the debits had their try (FilaMan down: they stay pending and retry).
+        await async_wake_consumption(call.hass, entry, "debit_past_prints")
+    states = [taken_entry.state for taken_entry in taken]
+    done, skipped = states.count(EntryState.DONE), states.count(EntryState.SKIPPED)
+    response: dict[str, Any] = {
+        "taken_in": len(taken),
+        "grams": round(sum(e.grams for e in taken if math.isfinite(e.grams) and e.grams > 0), 1),
+        "usage_ids": [e.usage_id for e in taken][:PAST_PRINTS_LISTED_IDS],
+        "debited": done,
+        "skipped": skipped,
+        "pending": len(states) - done - skipped,
+    }
+    return response
+
+
+def _past_refusal(reason: PastRefusal, printer: str) -> ServiceValidationError:
+    match reason:
+        case PastRefusal.NOT_ANCHORED:
+            return _error("past_prints_not_ready", printer=printer)
+        case PastRefusal.ANCHOR_UNKNOWN:
+            return _error("past_prints_anchor_unknown", printer=printer)
+        case PastRefusal.HISTORY_RESET:
+            return _error("past_prints_history_reset", printer=printer)
+        case PastRefusal.BLOCKED:
+            return _error("past_prints_blocked", printer=printer)
+        case PastRefusal.UNSUPPORTED:
+            return _error("past_prints_unsupported", printer=printer)
+        case PastRefusal.TOO_MANY_ROWS:
+            return _error("past_prints_too_many", printer=printer)
+    assert_never(reason)
 
 
 def _api_error(err: ApiError) -> HomeAssistantError:
