@@ -1,6 +1,6 @@
-"""The persisted consumption ledger: a pure state machine, no I/O.
+"""The persisted consumption ledger of one printer: a pure state machine, no I/O.
 
-Every usage Bambuddy logs becomes one :class:`LedgerEntry` keyed by an
+Every usage Bambuddy logs becomes one :class:`~.entry.LedgerEntry` keyed by an
 idempotency key and moved through::
 
     pending ──► in_flight ──► done
@@ -14,10 +14,8 @@ accepted the POST (or reconciliation proved it had). ``cursor`` is the newest
 Bambuddy usage row id already turned into an entry, so a row is ingested once and
 the queue of unfinished entries survives restarts.
 
-``anchor`` is where the ledger began: rows of epoch ``anchor_epoch`` with an id at
-or below it predate the ledger and were never ingested. :meth:`Ledger.take_in_past`
-turns such rows into entries on request (the user's "debit past prints") and keeps
-their ids in ``past_taken`` for good, so pruning never lets one in twice.
+``anchor`` is where the ledger began; rows at or below it are taken in only on
+request, each at most once ever (see :mod:`.past`).
 
 Keys: ``bambuddy:{printer}:usage:{row id}``; after a detected Bambuddy database
 reset row ids start again, so later epochs append ``~r{epoch}``. Legacy
@@ -29,136 +27,34 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 import math
 from typing import Any
 
 from ..api.models_bambuddy import UsageRow
+from .entry import UNFINISHED, EntryState, LedgerEntry, SkipReason, aware, by_seq, opt_int
+from .hints import UsageHint, take_hint_slot
+from .past import PastRefusal, PastUsageRefused, inferred_anchor
 from .reconcile import Probe
+
+# Re-exported: the ledger's vocabulary is imported from here by the rest of the package.
+__all__ = [
+    "KEEP_FINISHED",
+    "STORAGE_VERSION",
+    "UNFINISHED",
+    "EntryState",
+    "IngestResult",
+    "Ledger",
+    "LedgerEntry",
+    "PastRefusal",
+    "PastUsageRefused",
+    "SkipReason",
+    "TransitionError",
+    "UsageHint",
+]
 
 STORAGE_VERSION = 2  # 2: anchor, anchor_epoch, past_taken
 # Finished entries kept for diagnostics; unfinished ones are never pruned.
 KEEP_FINISHED = 200
-# A spool_usage_logged item matches a row when spool and grams (0.1 g) agree.
-_HINT_GRAMS_TOLERANCE = 0.05
-
-
-class EntryState(StrEnum):
-    PENDING = "pending"
-    IN_FLIGHT = "in_flight"
-    DONE = "done"
-    SKIPPED = "skipped"
-
-
-class SkipReason(StrEnum):
-    """Why an entry was not debited (free text may follow after ``: ``)."""
-
-    INVALID = "invalid"
-    UNLINKED = "unlinked"
-    FILAMAN_SPOOL_NOT_FOUND = "filaman_spool_not_found"
-    REJECTED = "rejected"
-
-
-UNFINISHED = frozenset({EntryState.PENDING, EntryState.IN_FLIGHT})
-
-
-@dataclass(frozen=True, slots=True)
-class UsageHint:
-    """A ``spool_usage_logged`` item: the only place a usage has its slot address."""
-
-    spool_id: int
-    weight_used: float
-    ams_id: int | None
-    tray_id: int | None
-
-
-@dataclass(slots=True)
-class LedgerEntry:
-    key: str
-    seq: int
-    usage_id: int | None
-    bambuddy_spool_id: int | None
-    grams: float
-    event_at: datetime
-    print_name: str | None
-    print_status: str | None
-    print_key: str
-    state: EntryState = EntryState.PENDING
-    reason: str | None = None
-    filaman_spool_id: int | None = None
-    slot: tuple[int, int] | None = None
-    attempts: int = 0
-    attempted_at: datetime | None = None
-    probe: Probe | None = None
-    event_id: int | None = None
-    remaining_after: float | None = None
-    announced: bool = False
-
-    @property
-    def finished(self) -> bool:
-        return self.state not in UNFINISHED
-
-    @property
-    def note(self) -> str:
-        """The FilaMan event note; also how reconciliation recognises our own event."""
-        name = self.print_name or "print"
-        if self.usage_id is None:
-            return f"Bambuddy: {name} (legacy {self.key.split(':legacy:', 1)[-1]})"
-        return f"Bambuddy: {name} (usage #{self.usage_id})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "seq": self.seq,
-            "usage_id": self.usage_id,
-            "bambuddy_spool_id": self.bambuddy_spool_id,
-            "grams": self.grams,
-            "event_at": self.event_at.isoformat(),
-            "print_name": self.print_name,
-            "print_status": self.print_status,
-            "print_key": self.print_key,
-            "state": self.state.value,
-            "reason": self.reason,
-            "filaman_spool_id": self.filaman_spool_id,
-            "slot": list(self.slot) if self.slot is not None else None,
-            "attempts": self.attempts,
-            "attempted_at": self.attempted_at.isoformat() if self.attempted_at else None,
-            "probe": self.probe.to_dict() if self.probe is not None else None,
-            "event_id": self.event_id,
-            "remaining_after": self.remaining_after,
-            "announced": self.announced,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LedgerEntry:
-        slot = data.get("slot")
-        attempted_at = data.get("attempted_at")
-        probe = data.get("probe")
-        return cls(
-            key=str(data["key"]),
-            seq=int(data["seq"]),
-            usage_id=_opt_int(data.get("usage_id")),
-            bambuddy_spool_id=_opt_int(data.get("bambuddy_spool_id")),
-            grams=float(data["grams"]),
-            event_at=_aware(datetime.fromisoformat(str(data["event_at"]))),
-            print_name=data.get("print_name"),
-            print_status=data.get("print_status"),
-            print_key=str(data.get("print_key") or data["key"]),
-            state=EntryState(data.get("state", EntryState.PENDING)),
-            reason=data.get("reason"),
-            filaman_spool_id=_opt_int(data.get("filaman_spool_id")),
-            slot=_slot(slot),
-            attempts=int(data.get("attempts", 0)),
-            attempted_at=(
-                _aware(datetime.fromisoformat(str(attempted_at))) if attempted_at else None
-            ),
-            probe=Probe.from_dict(probe) if isinstance(probe, Mapping) else None,
-            event_id=_opt_int(data.get("event_id")),
-            remaining_after=(
-                float(data["remaining_after"]) if data.get("remaining_after") is not None else None
-            ),
-            announced=bool(data.get("announced", False)),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,25 +66,6 @@ class IngestResult:
 
 class TransitionError(RuntimeError):
     """A state change the state machine does not allow (a programming error)."""
-
-
-class PastRefusal(StrEnum):
-    """Why rows from before the ledger's start cannot be taken in (safely) now."""
-
-    NOT_ANCHORED = "not_anchored"  # no usage history read yet: no anchor to count from
-    ANCHOR_UNKNOWN = "anchor_unknown"  # a ledger stored before anchors were kept
-    HISTORY_RESET = "history_reset"  # Bambuddy's ids restarted since the anchor was set
-    BLOCKED = "blocked"  # another writer debits this printer
-    UNSUPPORTED = "unsupported"  # Bambuddy has no usage history endpoint
-    TOO_MANY_ROWS = "too_many_rows"  # the history since then exceeds one readable page
-
-
-class PastUsageRefused(Exception):
-    """Past rows were not taken in; nothing changed. ``reason`` says why."""
-
-    def __init__(self, reason: PastRefusal) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -213,7 +90,7 @@ class Ledger:
         """Pending and in-flight entries, oldest first."""
         return sorted(
             (entry for entry in self.entries.values() if not entry.finished),
-            key=lambda entry: entry.seq,
+            key=by_seq,
         )
 
     @property
@@ -341,7 +218,7 @@ class Ledger:
             print_name=row.print_name,
             print_status=row.status,
             print_key=f"{self.epoch}:{event_at.isoformat()}:{row.print_name}",
-            slot=_take_hint_slot(hints, row),
+            slot=take_hint_slot(hints, row),
         )
         if not (math.isfinite(row.weight_used) and row.weight_used > 0):
             entry.state, entry.reason = EntryState.SKIPPED, SkipReason.INVALID.value
@@ -462,7 +339,7 @@ class Ledger:
     def settled_prints(self) -> list[list[LedgerEntry]]:
         """Prints not yet announced whose rows are all finished, oldest first."""
         groups: dict[str, list[LedgerEntry]] = {}
-        for entry in sorted(self.entries.values(), key=lambda entry: entry.seq):
+        for entry in sorted(self.entries.values(), key=by_seq):
             if not entry.announced:
                 groups.setdefault(entry.print_key, []).append(entry)
         return [group for group in groups.values() if all(entry.finished for entry in group)]
@@ -470,7 +347,7 @@ class Ledger:
     def _prune(self) -> None:
         finished = sorted(
             (entry for entry in self.entries.values() if entry.finished),
-            key=lambda entry: entry.seq,
+            key=by_seq,
         )
         for entry in finished[:-KEEP_FINISHED] if len(finished) > KEEP_FINISHED else ():
             del self.entries[entry.key]
@@ -488,7 +365,7 @@ class Ledger:
             "past_taken": sorted(self.past_taken),
             "last_created_at": self.last_created_at.isoformat() if self.last_created_at else None,
             "seq": self.seq,
-            "entries": [entry.to_dict() for entry in sorted(self.entries.values(), key=_by_seq)],
+            "entries": [entry.to_dict() for entry in sorted(self.entries.values(), key=by_seq)],
             "spool_map": {str(bid): fid for bid, fid in sorted(self.spool_map.items())},
             "legacy_seen": {key: at.isoformat() for key, at in self.legacy_seen.items()},
         }
@@ -502,13 +379,13 @@ class Ledger:
         entries = [LedgerEntry.from_dict(item) for item in data.get("entries", [])]
         spool_map = data.get("spool_map") or {}
         legacy_seen = data.get("legacy_seen") or {}
-        cursor = _opt_int(data.get("cursor"))
+        cursor = opt_int(data.get("cursor"))
         epoch = int(data.get("epoch", 0))
         seq = max([int(data.get("seq", 0)), *(entry.seq for entry in entries)])
         if "anchor" in data:
-            anchor, anchor_epoch = _opt_int(data["anchor"]), int(data.get("anchor_epoch", 0))
+            anchor, anchor_epoch = opt_int(data["anchor"]), int(data.get("anchor_epoch", 0))
         else:
-            anchor, anchor_epoch = _inferred_anchor(printer_id, cursor, epoch, seq, entries), 0
+            anchor, anchor_epoch = inferred_anchor(printer_id, cursor, epoch, seq, entries), 0
         return cls(
             printer_id=printer_id,
             cursor=cursor,
@@ -517,74 +394,12 @@ class Ledger:
             anchor_epoch=anchor_epoch,
             past_taken={int(row_id) for row_id in data.get("past_taken") or ()},
             last_created_at=(
-                _aware(datetime.fromisoformat(str(last_created))) if last_created else None
+                aware(datetime.fromisoformat(str(last_created))) if last_created else None
             ),
             seq=seq,
             entries={entry.key: entry for entry in entries},
             spool_map={int(bid): int(fid) for bid, fid in spool_map.items()},
             legacy_seen={
-                str(key): _aware(datetime.fromisoformat(str(at))) for key, at in legacy_seen.items()
+                str(key): aware(datetime.fromisoformat(str(at))) for key, at in legacy_seen.items()
             },
         )
-
-
-def _by_seq(entry: LedgerEntry) -> int:
-    return entry.seq
-
-
-def _inferred_anchor(
-    printer_id: int, cursor: int | None, epoch: int, seq: int, entries: list[LedgerEntry]
-) -> int | None:
-    """The first-start anchor of a ledger saved before anchors were stored, where provable.
-
-    In epoch 0 rows are ingested in id order and every ingested row becomes an entry with
-    the next ``seq``; finished entries are pruned oldest first. So:
-
-    * nothing ever ingested (``seq`` 0): the cursor has not moved since the first start;
-    * the very first entry (``seq`` 1) still kept and a usage row: every row this ledger
-      ever ingested has an id at or above its id.
-
-    Anything else (pruned history, a legacy first entry, a reset epoch) cannot be proved:
-    ``None``, and past rows are refused rather than risk a double debit.
-    """
-    if cursor is None or epoch != 0:
-        return None
-    if seq == 0 and not entries:
-        return cursor
-    first = min(entries, key=_by_seq, default=None)
-    if (
-        first is not None
-        and first.seq == 1
-        and first.usage_id is not None
-        and first.key == f"bambuddy:{printer_id}:usage:{first.usage_id}"
-    ):
-        return first.usage_id - 1
-    return None
-
-
-def _take_hint_slot(hints: list[UsageHint], row: UsageRow) -> tuple[int, int] | None:
-    """The slot of the usage event item that matches this row (each item used once)."""
-    for hint in hints:
-        if (
-            hint.spool_id == row.spool_id
-            and abs(hint.weight_used - row.weight_used) <= _HINT_GRAMS_TOLERANCE
-            and hint.ams_id is not None
-            and hint.tray_id is not None
-        ):
-            hints.remove(hint)
-            return (hint.ams_id, hint.tray_id)
-    return None
-
-
-def _slot(value: Any) -> tuple[int, int] | None:
-    if isinstance(value, list) and len(value) == 2:
-        return int(value[0]), int(value[1])
-    return None
-
-
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
