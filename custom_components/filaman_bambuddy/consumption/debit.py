@@ -1,0 +1,222 @@
+"""Sending the queued debits to FilaMan so each lands exactly once.
+
+FilaMan has no idempotency key, so the guarantees are kept here:
+
+* **Never zero.** An entry stays unfinished (pending/in_flight) until FilaMan
+  accepted the POST; down/timeout/5xx/401/403 keep it queued and end the run with
+  :class:`~.outcomes.Transient`, retried with backoff (see :mod:`.worker`).
+  Permission errors deliberately do *not* skip (unlike 404/400): the key can be
+  fixed and the grams are still owed; ``last_error`` surfaces the problem meanwhile.
+* **Never twice into FilaMan.** Before each POST the entry is saved as
+  ``in_flight`` with a probe of the spool's consumption events (see
+  :mod:`.reconcile`); without that save nothing is sent. An in-flight entry found
+  after a crash, timeout or 5xx is reconciled against FilaMan before anything is
+  sent again. A POST whose connection never opened goes straight back to pending.
+  Reconciliation waits ``settle_time`` after the attempt (:class:`~.outcomes.Wait`),
+  because a timed-out request can still be applied by the server later.
+* **One at a time, in order.** Entries are sent strictly in ledger order and the
+  queue stops at the first one that cannot finish now: a later debit of the same
+  spool could otherwise merge into the same aggregated FilaMan event and be
+  mistaken for the earlier one during reconciliation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+import logging
+
+from ..api.bambuddy import BambuddyClient
+from ..api.errors import (
+    ApiConnectionError,
+    ApiError,
+    AuthenticationError,
+    NotFoundError,
+    RejectedError,
+)
+from ..api.filaman import FilamanClient
+from .book import LedgerBook
+from .entry import EntryState, LedgerEntry, SkipReason
+from .models import DebitRecord
+from .outcomes import Problems, Transient, Wait
+from .reconcile import capture_probe, find_landed
+from .reports import notify
+from .spool_link import linked_filaman_spool
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Debiter:
+    """Sends one printer's unfinished ledger entries to FilaMan, oldest first."""
+
+    def __init__(
+        self,
+        bambuddy: BambuddyClient,
+        filaman: FilamanClient,
+        book: LedgerBook,
+        problems: Problems,
+        printer_id: int,
+        *,
+        settle_time: float,
+        clock: Callable[[], datetime],
+        on_debit: Callable[[DebitRecord], None] | None,
+    ) -> None:
+        self._bambuddy = bambuddy
+        self._filaman = filaman
+        self._book = book
+        self._problems = problems
+        self._printer_id = printer_id
+        self._settle_time = settle_time
+        self._clock = clock
+        self._on_debit = on_debit
+        self.last_debit: DebitRecord | None = None
+
+    async def send_queue(self) -> None:
+        """Finish the unfinished entries in order, stopping at the first that cannot.
+
+        Raises :class:`~.outcomes.Transient` or :class:`~.outcomes.Wait` then.
+        """
+        for entry in self._book.ledger.unfinished():
+            await self._attempt(entry)
+
+    async def _attempt(self, entry: LedgerEntry) -> None:
+        """Finish ``entry`` or raise :class:`~.outcomes.Transient` / :class:`~.outcomes.Wait`."""
+        if entry.filaman_spool_id is None:
+            filaman_id = await self._link(entry)
+            if filaman_id is None:
+                self._problems.warn_once(
+                    f"unlinked:{entry.bambuddy_spool_id}",
+                    "Printer %s: usage %s of Bambuddy spool %s is not linked to a FilaMan "
+                    "spool; recorded as skipped",
+                    self._printer_id,
+                    entry.usage_id,
+                    entry.bambuddy_spool_id,
+                )
+                await self._skip(entry, SkipReason.UNLINKED.value)
+                return
+            self._book.ledger.resolve_spool(entry.key, filaman_id)
+        spool_id = entry.filaman_spool_id
+        assert spool_id is not None
+        if entry.state is EntryState.IN_FLIGHT and await self._reconciled(entry, spool_id):
+            return
+        try:
+            probe = await capture_probe(self._filaman, spool_id, entry.event_at)
+        except NotFoundError:
+            await self._skip_missing_spool(entry, spool_id)
+            return
+        except ApiError as err:
+            raise self._problems.fail("reading FilaMan spool events", err) from None
+        self._book.ledger.mark_in_flight(entry.key, probe, self._clock())
+        if not await self._book.save():
+            # Without a durable in_flight record a crash could hide this POST: don't send.
+            self._book.ledger.mark_pending(entry.key)
+            raise Transient("ledger save failed")
+        await self._post(entry, spool_id)
+
+    async def _link(self, entry: LedgerEntry) -> int | None:
+        try:
+            return await linked_filaman_spool(
+                self._bambuddy, self._printer_id, entry, self._book.ledger.spool_map
+            )
+        except ApiError as err:
+            raise self._problems.fail("reading the Bambuddy spool", err) from None
+
+    async def _reconciled(self, entry: LedgerEntry, spool_id: int) -> bool:
+        """For an in-flight entry: True when its debit is known to have landed."""
+        assert entry.probe is not None
+        assert entry.attempted_at is not None
+        age = (self._clock() - entry.attempted_at).total_seconds()
+        if age < self._settle_time:
+            raise Wait(self._settle_time - age)
+        try:
+            landed, event_id = await find_landed(
+                self._filaman, spool_id, entry.probe, entry.grams, entry.note
+            )
+        except NotFoundError:
+            await self._skip_missing_spool(entry, spool_id)
+            return True
+        except ApiError as err:
+            raise self._problems.fail("reconciling with FilaMan", err) from None
+        if not landed:
+            _LOGGER.info(
+                "Printer %s: debit %s did not reach FilaMan; sending it again",
+                self._printer_id,
+                entry.key,
+            )
+            return False
+        _LOGGER.info(
+            "Printer %s: debit %s had already landed in FilaMan (event %s)",
+            self._printer_id,
+            entry.key,
+            event_id,
+        )
+        await self._finish(entry, spool_id, event_id)
+        return True
+
+    async def _post(self, entry: LedgerEntry, spool_id: int) -> None:
+        try:
+            event = await self._filaman.add_consumption(
+                spool_id, entry.grams, entry.event_at, entry.note
+            )
+        except ApiConnectionError as err:
+            if not err.request_sent:
+                self._book.ledger.mark_pending(entry.key)
+                await self._book.save()
+            raise self._problems.fail("debiting FilaMan", err) from None
+        except NotFoundError:
+            await self._skip_missing_spool(entry, spool_id)
+            return
+        except AuthenticationError as err:
+            # Permission problems are fixable: keep the grams owed (see module docstring).
+            self._book.ledger.mark_pending(entry.key, reason=f"auth: {err}")
+            await self._book.save()
+            self._problems.warn_once("auth", "FilaMan refused a debit: %s", err)
+            raise self._problems.fail("debiting FilaMan", err) from None
+        except RejectedError as err:
+            _LOGGER.warning("FilaMan rejected debit %s: %s", entry.key, err.detail)
+            await self._skip(entry, f"{SkipReason.REJECTED.value}: {err.detail}")
+            return
+        except ApiError as err:
+            # 5xx or an unreadable answer: it may have been applied; reconcile later.
+            raise self._problems.fail("debiting FilaMan", err) from None
+        await self._finish(entry, spool_id, event.id)
+
+    async def _finish(self, entry: LedgerEntry, spool_id: int, event_id: int | None) -> None:
+        self._book.ledger.mark_done(entry.key, event_id, None)
+        await self._book.save()
+        remaining = await self._remaining(spool_id)
+        self._book.ledger.set_remaining(entry.key, remaining)
+        self._book.dirty = True
+        record = DebitRecord(
+            usage_id=entry.usage_id,
+            filaman_spool_id=spool_id,
+            bambuddy_spool_id=entry.bambuddy_spool_id,
+            grams=entry.grams,
+            remaining_after=remaining,
+            event_id=event_id,
+            print_name=entry.print_name,
+            printer_id=self._printer_id,
+            at=entry.event_at,
+        )
+        self.last_debit = record
+        _LOGGER.debug("Printer %s: debited %s", self._printer_id, record)
+        notify(self._on_debit, record)
+
+    async def _remaining(self, spool_id: int) -> float | None:
+        try:
+            return (await self._filaman.spool(spool_id)).remaining_weight_g
+        except ApiError:
+            return None
+
+    async def _skip_missing_spool(self, entry: LedgerEntry, spool_id: int) -> None:
+        self._problems.warn_once(
+            f"missing:{spool_id}",
+            "FilaMan spool %s does not exist; usage %s recorded as skipped",
+            spool_id,
+            entry.key,
+        )
+        await self._skip(entry, SkipReason.FILAMAN_SPOOL_NOT_FOUND.value)
+
+    async def _skip(self, entry: LedgerEntry, reason: str) -> None:
+        self._book.ledger.mark_skipped(entry.key, reason)
+        await self._book.save()
