@@ -58,7 +58,7 @@ from .worker import Worker
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_PAGE_LIMIT = 100
-MAX_PAGE_LIMIT = 10_000
+MAX_PAGE_LIMIT = 10_000  # the largest page a run enlarges to (see .usage_pages)
 
 
 def _utcnow() -> datetime:
@@ -184,7 +184,7 @@ class ConsumptionProcessor:
     async def close(self) -> None:
         """Stop the worker (no task or timer stays behind) and flush unsaved state.
 
-        A run in progress gets ``CLOSE_GRACE`` seconds to finish; cancelling it is
+        A run in progress gets ``worker.CLOSE_GRACE`` seconds to finish; cancelling it is
         safe anyway (an unanswered POST stays in_flight and is reconciled later).
         """
         await self._worker.close(self._book.flush)
