@@ -220,11 +220,6 @@ class ConsumptionProcessor:
             _LOGGER.info("Printer %s: debiting FilaMan again", self.printer_id)
             self._worker.request("unblocked")
 
-    def remember_links(self, links: Mapping[int, int]) -> None:
-        """Bambuddy spool id → FilaMan spool id pairs known elsewhere (e.g. the sync)."""
-        self._book.ledger.spool_map.update(links)
-        self._book.dirty = True
-
     async def handle_legacy_print_complete(
         self,
         event: PrintCompleteEvent,
