@@ -17,11 +17,10 @@ from homeassistant.helpers.device_registry import DeviceInfo
 
 from .api.models_bambuddy import EXTERNAL_AMS_ID, FIRST_AMS_HT_ID, AmsUnit, Tray
 from .const import DOMAIN
-from .coordinator import PrinterCoordinator
+from .coordinator import PrinterCoordinator, SlotAddress
 from .data import FilamanBambuddyConfigEntry
 from .entity import FilamanBambuddyEntity, printer_device_identifier, printer_unique_id
 
-type SlotAddress = tuple[int, int]
 type AddSlotsCallback = Callable[[list[Tray], list[AmsUnit]], None]
 
 

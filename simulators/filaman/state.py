@@ -86,28 +86,16 @@ class FilamanState:
     # --- lookups ---------------------------------------------------------------------------
 
     def get_spool(self, spool_id: int) -> Spool:
-        spool = self.spools.get(spool_id)
-        if spool is None:
-            raise not_found("Spool")
-        return spool
+        return _existing(self.spools, spool_id, "Spool")
 
     def get_filament(self, filament_id: int) -> Filament:
-        filament = self.filaments.get(filament_id)
-        if filament is None:
-            raise not_found("Filament")
-        return filament
+        return _existing(self.filaments, filament_id, "Filament")
 
     def get_manufacturer(self, manufacturer_id: int) -> Manufacturer:
-        manufacturer = self.manufacturers.get(manufacturer_id)
-        if manufacturer is None:
-            raise not_found("Manufacturer")
-        return manufacturer
+        return _existing(self.manufacturers, manufacturer_id, "Manufacturer")
 
     def get_printer(self, printer_id: int) -> Printer:
-        printer = self.printers.get(printer_id)
-        if printer is None:
-            raise not_found("Printer")
-        return printer
+        return _existing(self.printers, printer_id, "Printer")
 
     def status_key(self, spool: Spool) -> str:
         for key, status_id in STATUS_ID_BY_KEY.items():
@@ -668,3 +656,11 @@ def _density(material_type: str) -> float:
 
 
 __all__ = ["FilamanState", "smallest_free_id", "utcnow"]
+
+
+def _existing[T](table: dict[int, T], item_id: int, what: str) -> T:
+    """The row with this id, or the server's 404 ("<what> not found")."""
+    item = table.get(item_id)
+    if item is None:
+        raise not_found(what)
+    return item
