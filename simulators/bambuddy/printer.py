@@ -291,6 +291,8 @@ class Printer:
     bed_target: float = 0.0
     nozzle: float = 24.0
     nozzle_target: float = 0.0
+    # The MQTT client's last merged-AMS hash; None until the first report after a connect.
+    ams_hash: str | None = None
 
     @property
     def serial_number(self) -> str:

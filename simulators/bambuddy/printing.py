@@ -2,6 +2,10 @@
 
 print_start → printer_status RUNNING (progress steps) → printer_status FINISH/FAILED →
 print_complete (status only) → after `ws_usage_delay`: usage rows + spool_usage_logged.
+
+Each status step is an AMS report: the falling remain% runs Bambuddy's automation (auto-unlink,
+RFID auto-assign) during the print, and the usage tracker books each slot's grams to the spool
+`automation.charged_spool` picks (AUTOMATION.md §5).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import automation
 from .printer import Printer, PrintJob, global_tray_id
 from .state import UsageRow, utc_now
 
@@ -65,6 +70,8 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
     )
     if request.grams:
         printer.tray_now = global_tray_id(*next(iter(request.grams)))
+    if not sim.db.spoolman_enabled:
+        automation.start_session(sim, printer)
     sim.broadcast(
         {
             "type": "print_start",
@@ -80,7 +87,7 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
     )
     for progress in steps:
         _advance(printer, request, start_remain, progress)
-        sim.publish_status(printer)
+        automation.report(sim, printer)
         await asyncio.sleep(pause)
 
     final_progress = 100.0 if succeeded else FAILED_AT
@@ -92,7 +99,7 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
     job.awaiting_plate_clear = succeeded
     printer.bed_target = printer.nozzle_target = 0.0
     printer.tray_now = 255
-    sim.publish_status(printer)
+    automation.report(sim, printer)
     sim.broadcast(
         {
             "type": "print_complete",
@@ -101,6 +108,7 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
         }
     )
     if request.legacy_weights is not None:
+        automation.end_session(sim, printer)
         return  # old servers had no usage tracker
     await asyncio.sleep(sim.ws_usage_delay)
     log_usage(sim, printer, request)
@@ -153,15 +161,17 @@ def _advance(
 def log_usage(sim: BambuddySimulator, printer: Printer, request: PrintRequest) -> None:
     """Bambuddy's usage tracker at print end (API.md §10): rows, spool update, one event.
 
-    Only assigned slots count; rows are written even when no WebSocket client listens.
+    Only slots with a spool (snapshot or live assignment) count; rows are written even when
+    no WebSocket client listens. `weight_locked` and `archived_at` are ignored (§5).
     """
+    session = automation.end_session(sim, printer)
     if sim.db.spoolman_enabled:
         return  # Bambuddy debits Spoolman instead and logs nothing itself
     now = utc_now()
     usage: list[dict[str, Any]] = []
     for (ams_id, tray_id), consumed in request.grams.items():
-        assignment = sim.db.assignment_at(printer.id, ams_id, tray_id)
-        spool = sim.db.spools.get(assignment.spool_id) if assignment else None
+        spool_id = automation.charged_spool(sim, printer, (ams_id, tray_id), session)
+        spool = sim.db.spools.get(spool_id) if spool_id is not None else None
         if spool is None or consumed <= 0:
             continue
         fields = spool.fields

@@ -315,6 +315,7 @@ class RestApi:
                 "spoolman_sync_mode": "auto",
                 "spoolman_disable_weight_sync": "false",
                 "spoolman_report_partial_usage": "true",
-                "auto_add_unknown_rfid": "true",
+                # An empty stored value reads "true" here, yet switches auto-create off.
+                "auto_add_unknown_rfid": self.db.settings.get("auto_add_unknown_rfid") or "true",
             }
         )

@@ -22,9 +22,10 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from . import printing, slots
+from . import automation, printing, slots
 from .app import build_app
 from .auth import HttpError
+from .automation import SETTING_AUTO_ADD_RFID, PrintSession
 from .demo import seed_demo
 from .faults import Faults
 from .printer import (
@@ -38,10 +39,12 @@ from .printer import (
     new_ams_unit,
     new_external_tray,
 )
+from .inventory import create_spool
 from .state import (
     SCOPE_FLAGS,
     ApiKey,
     Database,
+    Spool,
     iso_seconds,
     new_api_key_value,
     utc_now,
@@ -75,6 +78,11 @@ class BambuddySimulator:
         self._port = 0
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Bambuddy's in-memory automation state (lost on restart, AUTOMATION.md §5, §6).
+        self.usage_sessions: dict[int, PrintSession] = {}
+        self.unknown_tag_seen: dict[tuple[int, int, int], tuple[str | None, str | None]] = {}
+        # Bambuddy's INFO log lines of its automation (auto-unlink, usage tracker).
+        self.automation_log: list[str] = []
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -97,9 +105,18 @@ class BambuddySimulator:
             await runner.cleanup()
 
     async def restart(self) -> None:
-        """Drop every connection and listen again on the same port; the database stays."""
+        """Drop every connection and listen again on the same port; the database stays.
+
+        Like a Bambuddy restart: print sessions and tag dedup are forgotten, and each printer's
+        first report after connecting runs the AMS automation again.
+        """
         await self._stop_listening()
+        self.usage_sessions.clear()
+        self.unknown_tag_seen.clear()
         await self.start(self._host, self._port)
+        for printer in self.printers.values():
+            printer.ams_hash = None
+            automation.report(self, printer)
 
     async def stop(self) -> None:
         """Close everything, including background event tasks and running prints."""
@@ -219,7 +236,7 @@ class BambuddySimulator:
         ]
         printer.vt_tray = [new_external_tray(254 + index) for index in range(external)]
         self.printers[printer.id] = printer
-        self.publish_status(printer)
+        automation.report(self, printer)
         return printer.id
 
     def printer(self, printer_id: int) -> Printer:
@@ -243,13 +260,19 @@ class BambuddySimulator:
         unit_id = next(index for index in candidates if printer.unit(index) is None)
         printer.ams.append(new_ams_unit(unit_id, is_ams_ht=is_ams_ht))
         printer.ams.sort(key=lambda unit: unit.id)
-        self.publish_status(printer)
+        automation.report(self, printer)
         return unit_id
 
     def remove_ams_unit(self, printer_id: int, ams_id: int) -> None:
         printer = self.printers[printer_id]
         printer.ams = [unit for unit in printer.ams if unit.id != ams_id]
-        self.publish_status(printer)
+        automation.report(self, printer)
+
+    def reconnect_printer(self, printer_id: int) -> None:
+        """A new MQTT client (`POST /printers/{id}/connect`): its first report runs the automation."""
+        printer = self.printers[printer_id]
+        printer.ams_hash = None
+        automation.report(self, printer)
 
     def _tray(self, printer_id: int, ams_id: int, tray_id: int) -> Tray:
         tray = self.printers[printer_id].tray_at(ams_id, tray_id)
@@ -277,9 +300,8 @@ class BambuddySimulator:
     ) -> None:
         """Load a spool into a slot (inventory address) as the printer would report it.
 
-        Reproduces what Bambuddy does on that AMS report: a pending assignment gets
-        configured, a Bambu RFID tag that matches an inventory spool is auto-assigned and a
-        non-RFID spool that no longer matches its assignment is auto-unlinked.
+        The report runs Bambuddy's own automation (automation.py) when the AMS state changed:
+        auto-unlink, RFID match / link / auto-create and assign, remain% weight sync.
         """
         tray = self._tray(printer_id, ams_id, tray_id)
         preset, low, high = MATERIAL_PRESETS.get(tray_type.upper(), DEFAULT_PRESET)
@@ -296,18 +318,34 @@ class BambuddySimulator:
         tray.nozzle_temp_min = nozzle_temp_min if nozzle_temp_min is not None else low
         tray.nozzle_temp_max = nozzle_temp_max if nozzle_temp_max is not None else high
         tray.state = state
-        printer = self.printers[printer_id]
-        self.publish_status(printer)
-        slots.after_tray_report(self, printer, ams_id, tray_id, tray)
+        automation.report(self, self.printers[printer_id])
+
+    def set_remain(self, printer_id: int, ams_id: int, tray_id: int, remain: int) -> None:
+        """The printer reports a new remain% for a loaded slot."""
+        self._tray(printer_id, ams_id, tray_id).remain = remain
+        automation.report(self, self.printers[printer_id])
 
     def clear_tray(self, printer_id: int, ams_id: int, tray_id: int) -> None:
-        """Take the spool out; an assignment on a slot that was loaded is auto-unlinked."""
+        """Take the spool out; Bambuddy auto-unlinks an assignment made while it was loaded."""
         tray = self._tray(printer_id, ams_id, tray_id)
-        was_loaded = tray.loaded
         tray.clear(external=ams_id == EXTERNAL_AMS_ID)
-        self.publish_status(self.printers[printer_id])
-        if was_loaded and self.db.assignment_at(printer_id, ams_id, tray_id):
-            slots.unassign(self, printer_id, ams_id, tray_id)
+        automation.report(self, self.printers[printer_id])
+
+    def report_status(self, printer_id: int) -> None:
+        """A periodic push from the printer (runs the automation only if the AMS changed)."""
+        automation.report(self, self.printers[printer_id])
+
+    # --- Bambuddy's own inventory writes (no inventory_changed, AUTOMATION.md §6) -----
+
+    def add_spool(self, **fields: Any) -> Spool:
+        """Insert a spool as Bambuddy itself does (RFID auto-create): no event of its own."""
+        return create_spool(self.db, fields)
+
+    def configure_assigned_slot(
+        self, printer: Printer, ams_id: int, tray_id: int, spool: Spool
+    ) -> None:
+        """The deferred configuration of a slot pre-assigned while empty (§3 row 5)."""
+        slots.configure_slot(self, printer, ams_id, tray_id, spool, report_now=False)
 
     # --- inventory helpers used by the REST layer ------------------------------------
 
@@ -318,6 +356,19 @@ class BambuddySimulator:
 
     def set_spoolman_mode(self, on: bool) -> None:
         self.db.spoolman_enabled = on
+
+    def set_setting(self, name: str, value: str | None) -> None:
+        """Write (or, with None, remove) a row of Bambuddy's settings table."""
+        if value is None:
+            self.db.settings.pop(name, None)
+        else:
+            self.db.settings[name] = value
+
+    @property
+    def auto_add_unknown_rfid(self) -> bool:
+        """On when the row is missing or reads "true" (an empty string is off here)."""
+        value = self.db.settings.get(SETTING_AUTO_ADD_RFID)
+        return value is None or value.lower() == "true"
 
     def app_settings(self) -> dict[str, Any]:
         """A subset of AppSettings (openapi) with the Spoolman fields the integration reads."""
@@ -333,7 +384,8 @@ class BambuddySimulator:
             "spoolman_sync_mode": "auto",
             "spoolman_disable_weight_sync": False,
             "spoolman_report_partial_usage": True,
-            "auto_add_unknown_rfid": True,
+            "auto_add_unknown_rfid": self.db.settings.get(SETTING_AUTO_ADD_RFID, "true").lower()
+            in ("true", ""),
             "disable_filament_warnings": False,
             "prefer_lowest_filament": False,
             "language": "en",

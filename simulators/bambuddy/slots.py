@@ -1,11 +1,13 @@
-"""Slot assignments: upsert, configure over "MQTT", read-back and Bambuddy's automatic
-assign/unlink on AMS reports (API.md §6)."""
+"""Slot assignments through the REST API: upsert, configure over "MQTT", read-back (API.md §6).
+
+What Bambuddy does to assignments by itself on AMS reports is in automation.py.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .inventory import find_spool_by_tag, normalise_tag
+from . import automation
 from .printer import DEFAULT_PRESET, MATERIAL_PRESETS, Printer, Tray, slot_label
 from .state import Assignment, Spool, iso_seconds, utc_now
 
@@ -90,9 +92,18 @@ def assign_spool(
 
 
 def configure_slot(
-    sim: BambuddySimulator, printer: Printer, ams_id: int, tray_id: int, spool: Spool
+    sim: BambuddySimulator,
+    printer: Printer,
+    ams_id: int,
+    tray_id: int,
+    spool: Spool,
+    *,
+    report_now: bool = True,
 ) -> None:
-    """The MQTT ams_filament_setting as the printer applies it, then the read-back."""
+    """The MQTT ams_filament_setting as the printer applies it, its next report, the read-back.
+
+    ``report_now=False`` from inside an automation pass: the printer's report follows it.
+    """
     tray = printer.tray_at(ams_id, tray_id)
     if tray is None:
         return
@@ -106,7 +117,10 @@ def configure_slot(
     tray.tray_color = fields["rgba"] or "FFFFFFFF"
     tray.nozzle_temp_min = fields["nozzle_temp_min"] or low
     tray.nozzle_temp_max = fields["nozzle_temp_max"] or high
-    sim.publish_status(printer)
+    if report_now:
+        automation.report(sim, printer)
+    else:
+        sim.later(0.0, lambda: automation.report(sim, printer))
     event = {
         "type": "spool_assignment_verified",
         "printer_id": printer.id,
@@ -136,50 +150,3 @@ def unassign(sim: BambuddySimulator, printer_id: int, ams_id: int, tray_id: int)
         }
     )
     return True
-
-
-def after_tray_report(
-    sim: BambuddySimulator, printer: Printer, ams_id: int, tray_id: int, tray: Tray
-) -> None:
-    if sim.db.spoolman_enabled or not tray.loaded:
-        return
-    assignment = sim.db.assignment_at(printer.id, ams_id, tray_id)
-    if tray.tray_uuid:
-        spool = find_spool_by_tag(
-            sim.db,
-            normalise_tag(tray.tray_uuid),
-            normalise_tag(tray.tag_uid, last=16),
-            include_archived=False,
-        )
-        if spool is not None and (assignment is None or assignment.spool_id != spool.id):
-            upsert_assignment(sim, spool, printer.id, ams_id, tray_id, tray=tray)
-            sim.broadcast(
-                {
-                    "type": "spool_auto_assigned",
-                    "printer_id": printer.id,
-                    "ams_id": ams_id,
-                    "tray_id": tray_id,
-                    "spool_id": spool.id,
-                }
-            )
-        return
-    if assignment is None:
-        return
-    spool = sim.db.spools.get(assignment.spool_id)
-    if not assignment.fingerprint_type and spool is not None:
-        # Pre-assigned empty slot: the configuration goes out now that a spool is in.
-        assignment.fingerprint_type = tray.tray_type or ""
-        assignment.fingerprint_color = tray.tray_color or ""
-        if printer.connected:
-            configure_slot(sim, printer, ams_id, tray_id, spool)
-        return
-    fingerprint_matches = (assignment.fingerprint_type, assignment.fingerprint_color) == (
-        tray.tray_type,
-        tray.tray_color,
-    )
-    spool_matches = spool is not None and (spool.material, spool.fields["rgba"]) == (
-        tray.tray_type,
-        tray.tray_color,
-    )
-    if not fingerprint_matches and not spool_matches:
-        unassign(sim, printer.id, ams_id, tray_id)

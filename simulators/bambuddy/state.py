@@ -207,6 +207,8 @@ class Database:
     ws_tokens: dict[str, datetime] = field(default_factory=dict)
     locations: dict[str, int] = field(default_factory=dict)
     spoolman_enabled: bool = False
+    # The `settings` table: absent rows mean the schema default (AUTOMATION.md §1).
+    settings: dict[str, str] = field(default_factory=dict)
     _next_ids: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:

@@ -8,7 +8,6 @@ the captured frames. Everything is read from tests/fixtures/bambuddy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 import json
 from pathlib import Path
@@ -22,11 +21,11 @@ import pytest
 from simulators.bambuddy import BambuddySimulator
 from simulators.bambuddy.state import utc_now
 
+from .bambuddy_client import API, USAGE_DELAY, Ws, create_spool, get_json, open_ws, send_json
+
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bambuddy"
 EXAMPLES = FIXTURES / "examples"
 OPENAPI: dict[str, Any] = json.loads((FIXTURES / "openapi.json").read_text(encoding="utf-8"))
-API = "/api/v1"
-USAGE_DELAY = 0.05
 
 # Every captured example file → the test that checks the simulator against it, or why not.
 EXAMPLE_COVERAGE: dict[str, str] = {
@@ -165,101 +164,6 @@ def assert_rest(
             assert_shape(body, reference, allow_null=True)
 
 
-# --- fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def sim(socket_enabled: None) -> AsyncIterator[BambuddySimulator]:
-    simulator = BambuddySimulator(ws_usage_delay=USAGE_DELAY, assign_verify_delay=0.01)
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-def key(sim: BambuddySimulator) -> str:
-    return sim.create_api_key()
-
-
-# Sockets opened by a test; closed before its session so no response is left unclosed.
-_OPEN_SOCKETS: list[aiohttp.ClientWebSocketResponse] = []
-
-
-async def _close_sockets() -> None:
-    while _OPEN_SOCKETS:
-        await _OPEN_SOCKETS.pop().close()
-
-
-@pytest.fixture
-async def http(sim: BambuddySimulator, key: str) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(base_url=sim.url, headers={"X-API-Key": key}) as session:
-        yield session
-        await _close_sockets()
-
-
-@pytest.fixture
-async def anon(sim: BambuddySimulator) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(base_url=sim.url) as session:
-        yield session
-
-
-class Ws:
-    """A WebSocket client that records every frame."""
-
-    def __init__(self, socket: aiohttp.ClientWebSocketResponse) -> None:
-        self.socket = socket
-        self.frames: list[dict[str, Any]] = []
-
-    async def next(self, wait: float = 2.0) -> dict[str, Any]:
-        message = await self.socket.receive(timeout=wait)
-        assert message.type is aiohttp.WSMsgType.TEXT, message
-        frame: dict[str, Any] = json.loads(message.data)
-        self.frames.append(frame)
-        return frame
-
-    async def next_of(self, kind: str, wait: float = 2.0) -> dict[str, Any]:
-        deadline = time.monotonic() + wait
-        while True:
-            frame = await self.next(max(0.01, deadline - time.monotonic()))
-            if frame["type"] == kind:
-                return frame
-
-    async def quiet(self, seconds: float = 0.1) -> list[dict[str, Any]]:
-        """Frames that arrive within `seconds`."""
-        received: list[dict[str, Any]] = []
-        try:
-            while True:
-                received.append(await self.next(seconds))
-        except TimeoutError:
-            return received
-
-    async def send(self, payload: Any) -> None:
-        await self.socket.send_str(payload if isinstance(payload, str) else json.dumps(payload))
-
-
-async def open_ws(http: aiohttp.ClientSession, *, token: str | None = None) -> Ws:
-    if token is None:
-        async with http.post(f"{API}/auth/ws-token") as response:
-            token = (await response.json())["token"]
-    socket = await http.ws_connect(f"{API}/ws?token={token}")
-    _OPEN_SOCKETS.append(socket)
-    return Ws(socket)
-
-
-async def get_json(http: aiohttp.ClientSession, path: str, status: int = 200) -> Any:
-    async with http.get(path, allow_redirects=False) as response:
-        assert response.status == status, await response.text()
-        return await response.json()
-
-
-async def send_json(
-    http: aiohttp.ClientSession, method: str, path: str, body: Any = None, status: int = 200
-) -> Any:
-    async with http.request(method, path, json=body) as response:
-        assert response.status == status, await response.text()
-        return await response.json()
-
-
 FULL_SPOOL = {
     "material": "PLA",
     "subtype": "Basic",
@@ -279,12 +183,6 @@ FULL_SPOOL = {
     "cost_per_kg": 20.0,
     "storage_location": "Shelf A",
 }
-
-
-async def create_spool(http: aiohttp.ClientSession, **fields: Any) -> dict[str, Any]:
-    body = {"material": "PLA"} | fields
-    result: dict[str, Any] = await send_json(http, "POST", f"{API}/inventory/spools", body)
-    return result
 
 
 def loaded_printer(sim: BambuddySimulator, **kwargs: Any) -> int:
@@ -485,7 +383,9 @@ async def test_inventory_remain(sim: BambuddySimulator, http: aiohttp.ClientSess
             body | {"ams_id": ams_id, "tray_id": tray_id},
         )
     remain = await get_json(http, f"{API}/printers/{printer_id}/inventory-remain")
-    assert remain == {"inventory_remain_g": {"1": 700.0, "254": 950.0, "128": 950.0}}
+    # Slot (0, 1) reports remain 55 %: the AMS report after the assignment raised the unlocked
+    # spool's weight_used from 300 to 450 g (AUTOMATION.md §4); externals never get that sync.
+    assert remain == {"inventory_remain_g": {"1": 550.0, "254": 950.0, "128": 950.0}}
     assert_shape(remain, example("inventory_remain.json"))
 
 
