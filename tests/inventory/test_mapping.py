@@ -9,7 +9,6 @@ from custom_components.filaman_bambuddy.inventory.mapping import (
     SpoolParams,
     desired_spool,
     normalize_rgba,
-    normalize_tag_uid,
     parse_temperature,
 )
 
@@ -172,19 +171,28 @@ def test_first_colour_by_position() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rfid_uid", "tag_uid"),
+    ("rfid_uid", "tag"),
     [
-        ("04:F5:02:3A:11:22:33", "04F5023A112233"),
-        ("04f5023a112233", "04F5023A112233"),
-        ("04 F5 02 3A", "04F5023A"),
-        ("0102030405060708090A", "030405060708090A"),
-        ("zz:yy", None),
-        ("", None),
-        (None, None),
+        ("04:F5:02:3A:11:22:33", {"tag_uid": "04F5023A112233"}),
+        ("04f5023a112233", {"tag_uid": "04F5023A112233"}),
+        ("04 F5 02 3A", {"tag_uid": "04F5023A"}),
+        ("0102030405060708090A", {"tag_uid": "030405060708090A"}),
+        # A Bambu tray_uuid (32 hex digits) is the tag Bambuddy matches first.
+        (
+            "01234567-89ab-cdef-0123-456789abcdef",
+            {"tray_uuid": "0123456789ABCDEF0123456789ABCDEF"},
+        ),
+        ("00:00:00:00", {}),
+        ("zz:yy", {}),
+        ("", {}),
+        (None, {}),
     ],
 )
-def test_normalize_tag_uid(rfid_uid: str | None, tag_uid: str | None) -> None:
-    assert normalize_tag_uid(rfid_uid) == tag_uid
+def test_rfid_uid_becomes_the_tag_field_bambuddy_matches(
+    rfid_uid: str | None, tag: dict[str, str]
+) -> None:
+    fields = desired_spool(filaman_spool(rfid_uid=rfid_uid)).fields
+    assert {key: fields[key] for key in ("tag_uid", "tray_uuid") if key in fields} == tag
 
 
 def test_no_rfid_leaves_tag_out() -> None:

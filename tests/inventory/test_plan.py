@@ -11,6 +11,7 @@ from custom_components.filaman_bambuddy.inventory.mapping import DesiredSpool, d
 from custom_components.filaman_bambuddy.inventory.plan import (
     ID_REUSE_MARGIN,
     MASS_DELETE_MIN_LINKED,
+    SpoolArchive,
     SpoolCreate,
     SpoolDelete,
     SpoolUpdate,
@@ -69,6 +70,8 @@ def apply(plan_: SyncPlan, actual: list[BambuddySpool]) -> list[BambuddySpool]:
         spool = by_id[update.bambuddy_id]
         archived_at = None if update.restore else spool.archived_at
         by_id[spool.id] = replace(spool, archived_at=archived_at, **update.changes)
+    for archive in plan_.archives:
+        by_id[archive.bambuddy_id] = replace(by_id[archive.bambuddy_id], archived_at=ARCHIVED_AT)
     next_id = max(by_id, default=0) + 1
     for offset, create in enumerate(plan_.creates):
         by_id[next_id + offset] = BambuddySpool(id=next_id + offset, **create.fields)
@@ -185,15 +188,16 @@ def test_duplicates_keep_the_assigned_one() -> None:
     desired = want(1)
     actual = [twin(10, desired), twin(11, desired), twin(12, desired)]
     result = plan([desired], actual, assigned={11})
-    assert sorted(d.bambuddy_id for d in result.deletes) == [10, 12]
-    assert {d.reason for d in result.deletes} == {"duplicate"}
+    # Surplus twins are archived, never deleted: their usage history stays.
+    assert result.archives == (SpoolArchive(10, 1), SpoolArchive(12, 1))
+    assert result.deletes == ()
     assert result.kept_links == {1: 11}
 
 
 def test_duplicates_keep_the_lowest_id_otherwise() -> None:
     desired = want(1)
     result = plan([desired], [twin(12, desired), twin(10, desired)])
-    assert [d.bambuddy_id for d in result.deletes] == [12]
+    assert result.archives == (SpoolArchive(12, 1),)
     assert result.kept_links == {1: 10}
 
 
@@ -201,15 +205,15 @@ def test_duplicates_prefer_an_active_twin_over_an_archived_one() -> None:
     desired = want(1)
     actual = [twin(10, desired, archived_at=ARCHIVED_AT), twin(11, desired)]
     result = plan([desired], actual)
-    assert [d.bambuddy_id for d in result.deletes] == [10]
-    assert result.updates == ()
+    assert result.kept_links == {1: 11}
+    assert result.write_count == 0  # the surplus twin is archived already: it stays so
 
 
 def test_duplicates_stay_when_assignments_are_unknown() -> None:
     desired = want(1)
     actual = [twin(10, desired), twin(11, desired, brand="Other")]
     result = plan_sync([desired], actual, listed_filaman_ids={1}, assigned_bambuddy_ids=None)
-    assert result.deletes == ()
+    assert (result.deletes, result.archives) == ((), ())
     assert result.unchanged == 1
     assert has_duplicate_links(actual)
     assert not has_duplicate_links([twin(10, desired), unlinked(11)])
@@ -285,7 +289,8 @@ def test_deleting_half_or_deleting_among_few_twins_goes_ahead() -> None:
 def test_guard_still_removes_duplicates() -> None:
     actual = [*linked_twins(MASS_DELETE_MIN_LINKED), twin(199, want(1))]
     result = plan([want(1)], actual)
-    assert result.deletes == (SpoolDelete(199, 1, "duplicate"),)
+    assert result.deletes == ()
+    assert result.archives == (SpoolArchive(199, 1),)
     assert len(result.withheld_deletes) == MASS_DELETE_MIN_LINKED - 1
     assert result.guard is not None
 
@@ -320,7 +325,8 @@ def test_second_plan_after_applying_the_first_makes_no_writes() -> None:
     second = plan(desired, after)
     assert second.write_count == 0
     assert second.unchanged == len(desired)
-    assert sorted(s.filaman_id for s in after if s.filaman_id) == [1, 2, 3, 4, 5]
+    assert sorted(s.filaman_id for s in after if s.filaman_id and not s.archived) == [1, 2, 3, 4, 5]
+    assert [s.id for s in after if s.archived] == [10]  # the surplus twin of FilaMan spool 1
 
 
 def test_changed_fields_reports_nothing_for_an_exact_twin() -> None:

@@ -186,6 +186,11 @@ class BambuddyClient(ApiClient):
         data = await self._http.request("POST", f"/inventory/spools/{spool_id}/restore")
         return BambuddySpool.from_json(as_object(data, "restored spool"))
 
+    async def archive_spool(self, spool_id: int) -> BambuddySpool:
+        """Archive a spool; it keeps its slot assignments and usage history."""
+        data = await self._http.request("POST", f"/inventory/spools/{spool_id}/archive")
+        return BambuddySpool.from_json(as_object(data, "archived spool"))
+
     async def delete_spool(self, spool_id: int) -> None:
         """Hard delete, including the spool's slot assignments."""
         await self._http.request("DELETE", f"/inventory/spools/{spool_id}", allow_empty=True)

@@ -9,10 +9,11 @@ Field policy:
   ``color_name``.
 * Sent only when known, otherwise left as they are in Bambuddy: ``rgba`` (an
   invalid colour is omitted rather than sent: Bambuddy would reject it with 422),
-  ``tag_uid`` (Bambuddy links RFID tags onto spools by itself; clearing them on
-  every sync would fight it), ``nozzle_temp_min/max`` and ``cost_per_kg``.
+  the RFID tag (``tag_uid``, or ``tray_uuid`` for a 32-digit Bambu tag, see
+  :mod:`.rfid`; Bambuddy links RFID tags onto spools by itself, and clearing them
+  on every sync would fight it), ``nozzle_temp_min/max`` and ``cost_per_kg``.
 * Never sent: ``slicer_filament``/``slicer_filament_name`` (a preset chosen in
-  Bambuddy wins), ``tray_uuid``, ``archived_at``.
+  Bambuddy wins), ``archived_at``.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from typing import Any
 
 from ..api.models_bambuddy import link_note
 from ..api.models_filaman import FilamanSpool
+from .rfid import filaman_tag_fields
 
 FALLBACK_MATERIAL = "PLA"
 MATERIAL_MAX_LENGTH = 50  # Bambuddy validates 1-50 characters
 DEFAULT_LABEL_WEIGHT = 1000  # Bambuddy's own default when nothing is known
 NO_COLOUR_RGBA = "FFFFFFFF"
 WEIGHT_DECIMALS = 2
-TAG_UID_LENGTH = 16
 
 PARAM_NOZZLE_TEMP_MIN = "bambu_nozzle_temp_min"
 PARAM_NOZZLE_TEMP_MAX = "bambu_nozzle_temp_max"
@@ -87,14 +88,6 @@ def rgba_for(color_hexes: tuple[str, ...]) -> str | None:
     if not color_hexes:
         return NO_COLOUR_RGBA
     return normalize_rgba(color_hexes[0])
-
-
-def normalize_tag_uid(rfid_uid: str | None) -> str | None:
-    """Bambuddy's tag normalisation: hex digits only, upper case, the last 16, no padding."""
-    if rfid_uid is None:
-        return None
-    digits = "".join(char for char in rfid_uid if char in "0123456789abcdefABCDEF").upper()
-    return digits[-TAG_UID_LENGTH:] or None
 
 
 def _positive(value: float | None) -> float | None:
@@ -200,13 +193,13 @@ def desired_spool(spool: FilamanSpool, params: SpoolParams | None = None) -> Des
     optional: dict[str, Any] = {
         "rgba": rgba_for(spool.filament.color_hexes),
         "core_weight": core_weight(spool),
-        "tag_uid": normalize_tag_uid(spool.rfid_uid),
         "cost_per_kg": cost_per_kg(spool, label),
     }
     if params is not None:
         optional["nozzle_temp_min"] = nozzle_temperature(params, PARAM_NOZZLE_TEMP_MIN)
         optional["nozzle_temp_max"] = nozzle_temperature(params, PARAM_NOZZLE_TEMP_MAX)
     fields.update({key: value for key, value in optional.items() if value is not None})
+    fields.update(filaman_tag_fields(spool.rfid_uid))
     if "rgba" not in fields:
         colour = spool.filament.color_hexes[0]
         problems.append(f"invalid colour {colour!r}; leaving Bambuddy's colour as it is")

@@ -9,10 +9,19 @@ Rules (seed §15/§16 bugs we must not repeat):
   FilaMan listing was complete (``listed_filaman_ids`` is not ``None``) and its
   FilaMan spool is not in it (archived or gone). Nothing decides a delete from a
   failed write: deletes are planned before any write happens.
-* Spools without a ``filaman:`` note are never touched by a normal sync.
-* Several Bambuddy spools with one link are reduced to one: the one assigned to a
-  slot wins, then an active one, then the lowest id. Duplicates are deleted only
-  when the assignments are known and the listing is complete.
+* Spools without a ``filaman:`` note are never touched by a normal sync, with one
+  exception: an unlinked spool that holds a FilaMan spool's RFID tag (Bambuddy
+  created it from the tray, or wrote the tag onto it) *is* that spool's twin and
+  is adopted: our note and the mapped fields are written into it instead of
+  creating a second holder of the tag, which Bambuddy would never let keep the
+  slot (:mod:`.rfid`). Conflicting tags are not guessed: the plan lists them
+  (:attr:`SyncPlan.conflicts`) and writes those spools' twins without the tag.
+* Several Bambuddy spools for one FilaMan spool (two links, or a link and an
+  adopted tag holder) are reduced to one: the one assigned to a slot wins, then
+  an active one, then the lowest id (the one Bambuddy's own tag lookup returns).
+  The others are **archived**, never deleted, so no usage history is lost, and
+  only when the assignments are known and the listing is complete. Archived
+  surplus twins stay as they are.
 * A twin that a user archived in Bambuddy while its FilaMan spool is still
   active is **restored** (un-archived) and patched rather than recreated: that
   keeps its Bambuddy id, slot assignments and usage history, and FilaMan stays
@@ -44,21 +53,23 @@ Rules (seed §15/§16 bugs we must not repeat):
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 import math
 from typing import Any, Literal
 
 from ..api.models_bambuddy import BambuddySpool
 from .mapping import DesiredSpool
+from .rfid import RfidMatches, TagConflict, TaggedSpool, match_tags
 
 FLOAT_TOLERANCE = 0.005
 ID_REUSE_MARGIN = timedelta(seconds=120)
 MASS_DELETE_MIN_LINKED = 20
 MASS_DELETE_MAX_SHARE = 0.5
-CASE_INSENSITIVE_FIELDS = frozenset({"rgba", "tag_uid"})
+CASE_INSENSITIVE_FIELDS = frozenset({"rgba", "tag_uid", "tray_uuid"})
+TAG_FIELDS = ("tag_uid", "tray_uuid")
 
-DeleteReason = Literal["filaman_spool_gone", "filaman_id_reused", "duplicate", "full_resync"]
+DeleteReason = Literal["filaman_spool_gone", "filaman_id_reused", "full_resync"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +80,25 @@ class SpoolCreate:
 
 @dataclass(frozen=True, slots=True)
 class SpoolUpdate:
-    """Bring an existing twin in line: restore it first if archived, then PATCH ``changes``."""
+    """Bring an existing twin in line: restore it first if archived, then PATCH ``changes``.
+
+    ``adopt``: the spool was not linked to this FilaMan spool yet (an RFID tag holder);
+    ``changes`` then carries our note.
+    """
 
     bambuddy_id: int
     filaman_id: int
     changes: Mapping[str, Any]
     restore: bool = False
+    adopt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolArchive:
+    """A surplus twin: archived (keeps its assignments and usage history), never deleted."""
+
+    bambuddy_id: int
+    filaman_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +120,13 @@ class SyncPlan:
     """Deletes the mass-deletion guard held back (see :attr:`guard`)."""
     guard: str | None = None
     """Why deletes were withheld, for the user; ``None`` when nothing was."""
+    archives: tuple[SpoolArchive, ...] = ()
+    conflicts: tuple[TagConflict, ...] = ()
+    """RFID tags the plan did not act on (see :mod:`.rfid`)."""
 
     @property
     def write_count(self) -> int:
-        return len(self.creates) + len(self.updates) + len(self.deletes)
+        return len(self.creates) + len(self.updates) + len(self.deletes) + len(self.archives)
 
 
 def _blank(value: Any) -> bool:
@@ -167,6 +194,21 @@ def has_duplicate_links(actual: Sequence[BambuddySpool]) -> bool:
     return any(len(twins) > 1 for twins in linked_groups(actual).values())
 
 
+def tag_matches(desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]) -> RfidMatches:
+    """RFID adoptions and conflicts of this plan (:func:`.rfid.match_tags`)."""
+    tagged = [
+        TaggedSpool(item.filaman_id, str(item.fields.get("material") or ""), tags)
+        for item in desired
+        if (tags := frozenset(str(item.fields[key]) for key in TAG_FIELDS if key in item.fields))
+    ]
+    return match_tags(tagged, actual) if tagged else RfidMatches()
+
+
+def needs_assignments(desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]) -> bool:
+    """Whether the plan may have to choose between several twins of one FilaMan spool."""
+    return has_duplicate_links(actual) or bool(tag_matches(desired, actual).adopt)
+
+
 def mass_deletion_reason(*, listed: int, linked: int, removing: int) -> str | None:
     """Why removing ``removing`` of ``linked`` twins looks like a wrong listing, or ``None``.
 
@@ -205,26 +247,31 @@ def plan_sync(
     ``desired``: mapped FilaMan spools. ``actual``: every Bambuddy spool, archived
     ones included. ``listed_filaman_ids``: every id of a complete, successful
     FilaMan listing of non-archived spools, or ``None`` when that listing is not
-    known to be complete (then nothing is deleted). ``assigned_bambuddy_ids``:
-    Bambuddy spools assigned to a slot, or ``None`` when unknown (then duplicates
-    are kept and only the chosen one is updated). ``allow_mass_delete``: skip the
+    known to be complete (then nothing is deleted or archived). ``assigned_bambuddy_ids``:
+    Bambuddy spools assigned to a slot, or ``None`` when unknown (then several twins
+    of one FilaMan spool are kept and only the chosen one is updated; an RFID holder
+    is adopted only where no linked twin exists). ``allow_mass_delete``: skip the
     mass-deletion guard (module docstring).
     """
     wanted = {item.filaman_id: item for item in desired}
     groups = linked_groups(actual)
+    rfid = tag_matches(desired, actual)
+    by_id = {spool.id: spool for spool in actual}
     can_delete = listed_filaman_ids is not None
+    can_merge = can_delete and assigned_bambuddy_ids is not None
     listed = set(listed_filaman_ids or ())
     assigned = set(assigned_bambuddy_ids or ())
     creates: list[SpoolCreate] = []
     updates: list[SpoolUpdate] = []
     deletes: list[SpoolDelete] = []
+    archives: list[SpoolArchive] = []
     kept: dict[int, int] = {}
     unchanged = 0
 
     # Few short-lived containers per twin: with thousands of spools, every one that
     # survives into the oldest GC generation brings CPython's full (slow) pass closer.
-    for filaman_id in sorted(groups):
-        twins = groups[filaman_id]
+    for filaman_id in sorted(groups.keys() | rfid.adopt.keys()):
+        twins = groups.get(filaman_id, [])
         if can_delete and filaman_id not in listed:
             deletes += [SpoolDelete(s.id, filaman_id, "filaman_spool_gone") for s in twins]
             continue
@@ -240,36 +287,45 @@ def plan_sync(
                     for s in twins
                     if made_for_earlier_spool(s, item)
                 ]
+        if not current or can_merge:
+            # Bambuddy's own holder of the tag joins the twins; choosing between a linked
+            # twin and it needs the assignments.
+            current = current + [
+                by_id[bambuddy_id] for bambuddy_id in rfid.adopt.get(filaman_id, ())
+            ]
         if not current:
             continue  # only twins of the id's earlier spool: a fresh one is created below
         keeper = _keeper(current, assigned)
         kept[filaman_id] = keeper.id
-        if can_delete and assigned_bambuddy_ids is not None:
-            deletes += [
-                SpoolDelete(s.id, filaman_id, "duplicate") for s in current if s is not keeper
+        if can_merge:
+            archives += [
+                SpoolArchive(s.id, filaman_id)
+                for s in current
+                if s is not keeper and not s.archived
             ]
-        changes = changed_fields(item, keeper)
+        changes = changed_fields(_without_tag(item, rfid), keeper)
+        adopt = keeper.filaman_id != filaman_id
         if changes or keeper.archived:
-            updates.append(SpoolUpdate(keeper.id, filaman_id, changes, restore=keeper.archived))
+            updates.append(
+                SpoolUpdate(keeper.id, filaman_id, changes, restore=keeper.archived, adopt=adopt)
+            )
         else:
             unchanged += 1
 
     for filaman_id, item in sorted(wanted.items()):
         if filaman_id not in kept:
-            creates.append(SpoolCreate(filaman_id, item.create_body()))
+            creates.append(SpoolCreate(filaman_id, _without_tag(item, rfid).create_body()))
 
     withheld: list[SpoolDelete] = []
     guard = None
     if not allow_mass_delete:
-        removing = [d for d in deletes if d.reason != "duplicate"]
         guard = mass_deletion_reason(
             listed=len(listed),
             linked=sum(len(twins) for twins in groups.values()),
-            removing=len(removing),
+            removing=len(deletes),
         )
         if guard is not None:
-            withheld = removing
-            deletes = [d for d in deletes if d.reason == "duplicate"]
+            withheld, deletes = deletes, []
             replacing = {d.filaman_id for d in withheld if d.reason == "filaman_id_reused"}
             creates = [c for c in creates if c.filaman_id not in replacing]
 
@@ -281,7 +337,17 @@ def plan_sync(
         kept_links=kept,
         withheld_deletes=tuple(withheld),
         guard=guard,
+        archives=tuple(archives),
+        conflicts=rfid.conflicts,
     )
+
+
+def _without_tag(item: DesiredSpool, rfid: RfidMatches) -> DesiredSpool:
+    """The desired twin, minus its RFID tag when that tag is in conflict."""
+    if item.filaman_id not in rfid.untagged:
+        return item
+    fields = {key: value for key, value in item.fields.items() if key not in TAG_FIELDS}
+    return replace(item, fields=fields)
 
 
 def plan_full_resync(desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]) -> SyncPlan:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from .rfid import TagConflict
+
 SyncStatus = Literal["success", "partial", "failed"]
 
 
@@ -29,6 +31,12 @@ class SyncResult:
     """Linked Bambuddy spools after the run (``None`` if the run could not tell)."""
     withheld_deletes: int = 0
     """Deletes the mass-deletion guard held back; ``error`` then says why."""
+    adopted: int = 0
+    """Unlinked Bambuddy spools holding a FilaMan spool's RFID tag, linked (among ``updated``)."""
+    archived: int = 0
+    """Surplus twins archived (a FilaMan spool had more than one Bambuddy spool)."""
+    tag_conflicts: tuple[TagConflict, ...] = ()
+    """RFID tags the sync did not act on; each is a repair issue."""
 
     @property
     def status(self) -> SyncStatus:
@@ -40,7 +48,7 @@ class SyncResult:
 
     @property
     def writes(self) -> int:
-        return self.created + self.updated + self.deleted
+        return self.created + self.updated + self.deleted + self.archived
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (ISO 8601 UTC timestamps) for service responses."""
@@ -55,6 +63,9 @@ class SyncResult:
             "failed": self.failed,
             "linked": self.linked,
             "withheld_deletes": self.withheld_deletes,
+            "adopted": self.adopted,
+            "archived": self.archived,
+            "tag_conflicts": len(self.tag_conflicts),
             "duration_s": round(self.duration_s, 3),
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat(),

@@ -31,15 +31,17 @@ from ..api.models_bambuddy import BambuddySpool
 from ..api.models_filaman import FilamanSpool, PrinterParams
 from .mapping import DesiredSpool, SpoolParams, desired_spool
 from .plan import (
+    SpoolArchive,
     SpoolCreate,
     SpoolDelete,
     SpoolUpdate,
     SyncPlan,
-    has_duplicate_links,
+    needs_assignments,
     plan_full_resync,
     plan_sync,
 )
 from .result import SyncResult
+from .rfid import TagConflict
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ class _Tally:
     updated: int = 0
     deleted: int = 0
     failed: int = 0
+    adopted: int = 0
+    archived: int = 0
     created_links: set[int] = field(default_factory=set)
     deleted_ids: set[int] = field(default_factory=set)
 
@@ -101,6 +105,7 @@ class SyncRun:
         self._reported_problems: set[tuple[int, str]] = set()
         self._params_failing = False
         self._reported_guard: str | None = None
+        self._reported_conflicts: set[str] = set()
         self._mapped = _MappedSpools()
 
     async def run(self, *, reason: str, full: bool, allow_mass_delete: bool = False) -> SyncResult:
@@ -116,6 +121,7 @@ class SyncRun:
         withheld = 0
         linked: int | None = None
         error: str | None = None
+        conflicts: tuple[TagConflict, ...] = ()
         try:
             # Read FilaMan first: without a complete listing nothing is written at all.
             filaman_spools = await self._filaman.spools(include_archived=False)
@@ -127,7 +133,7 @@ class SyncRun:
                     tally,
                 )
             actual = await self._bambuddy.spools(include_archived=True)
-            assigned = await self._assigned_ids(actual)
+            assigned = await self._assigned_ids(desired, actual)
             plan = await _off_loop(
                 max(len(desired), len(actual)),
                 partial(
@@ -143,6 +149,8 @@ class SyncRun:
             unchanged = plan.unchanged
             linked = self._linked_after(actual, tally)
             withheld = len(plan.withheld_deletes)
+            conflicts = plan.conflicts
+            self._report_conflicts(conflicts)
             error = self._guard_error(plan.guard)
         except ApiError as err:
             error = str(err) or type(err).__name__
@@ -166,6 +174,9 @@ class SyncRun:
             error=error,
             linked=linked,
             withheld_deletes=withheld,
+            adopted=tally.adopted,
+            archived=tally.archived,
+            tag_conflicts=conflicts,
         )
         _LOGGER.debug("Inventory sync finished: %s", result)
         return result
@@ -213,15 +224,31 @@ class SyncRun:
                     _LOGGER.warning("FilaMan spool %s: %s", item.filaman_id, problem)
         return desired
 
-    async def _assigned_ids(self, actual: Sequence[BambuddySpool]) -> set[int] | None:
-        """Assigned Bambuddy spool ids, read only when duplicates must be resolved."""
-        if not has_duplicate_links(actual):
+    async def _assigned_ids(
+        self, desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]
+    ) -> set[int] | None:
+        """Assigned Bambuddy spool ids, read only when the plan may choose between twins."""
+        if not needs_assignments(desired, actual):
             return set()
         try:
             return {assignment.spool_id for assignment in await self._bambuddy.assignments()}
         except ApiError as err:
             _LOGGER.warning("Cannot read slot assignments (%s); keeping duplicate spools", err)
             return None
+
+    def _report_conflicts(self, conflicts: Sequence[TagConflict]) -> None:
+        """One warning per conflict when it first appears (every run sees it again)."""
+        for conflict in conflicts:
+            if conflict.key not in self._reported_conflicts:
+                _LOGGER.warning(
+                    "RFID tag %s: %s (FilaMan spools %s, Bambuddy spools %s); its twin is "
+                    "synced without the tag until this is fixed",
+                    conflict.tag,
+                    conflict.kind.replace("_", " "),
+                    ", ".join(map(str, conflict.filaman_ids)),
+                    ", ".join(map(str, conflict.bambuddy_ids)) or "none",
+                )
+        self._reported_conflicts = {conflict.key for conflict in conflicts}
 
     @staticmethod
     def _linked_after(actual: Sequence[BambuddySpool], tally: _Tally) -> int:
@@ -240,6 +267,8 @@ class SyncRun:
         writes: Iterator[Awaitable[None]] = itertools.chain(
             (self._delete(op, tally) for op in plan.deletes),
             (self._update(op, tally) for op in plan.updates),
+            # After the updates: the kept twin is linked before its surplus leaves the shelf.
+            (self._archive(op, tally) for op in plan.archives),
             (self._create(op, tally) for op in plan.creates),
         )
 
@@ -280,6 +309,29 @@ class SyncRun:
             self._failed(tally, f"update of spool {op.bambuddy_id}", err)
             return
         tally.updated += 1
+        if op.adopt:
+            tally.adopted += 1
+            _LOGGER.info(
+                "Bambuddy spool %s holds the RFID tag of FilaMan spool %s: linked it",
+                op.bambuddy_id,
+                op.filaman_id,
+            )
+
+    async def _archive(self, op: SpoolArchive, tally: _Tally) -> None:
+        try:
+            self._before_write()
+            await self._bambuddy.archive_spool(op.bambuddy_id)
+        except NotFoundError:
+            return  # gone already: nothing left to archive
+        except Exception as err:
+            self._failed(tally, f"archive of surplus spool {op.bambuddy_id}", err)
+            return
+        tally.archived += 1
+        _LOGGER.info(
+            "Archived Bambuddy spool %s: another spool is FilaMan spool %s's twin",
+            op.bambuddy_id,
+            op.filaman_id,
+        )
 
     async def _delete(self, op: SpoolDelete, tally: _Tally) -> None:
         try:
