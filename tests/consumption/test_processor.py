@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from custom_components.filaman_bambuddy.api.errors import NotFoundError
 from custom_components.filaman_bambuddy.api.events import SpoolUsageLoggedEvent, parse_ws_event
 from custom_components.filaman_bambuddy.consumption import (
     EntryState,
@@ -297,24 +299,98 @@ async def test_database_reset_then_new_print_is_debited(world: World) -> None:
     assert world.posts() == 5
 
 
-async def test_unlinked_spool_is_recorded_as_skipped(world: World) -> None:
+async def test_unlinked_spool_usage_is_held_then_debited_once_when_linked(world: World) -> None:
+    """Grams booked to a spool no FilaMan spool is linked to are owed, not dropped (issue 11)."""
     unlinked = await world.linked_spool((0, 2), note=None)
-    processor = world.processor()
+    held: list[dict[int, Any]] = []
+    processor = world.processor(on_awaiting=lambda links: held.append(dict(links)))
     await processor.start()
     await processor.wait_idle()
-    await world.bsim.run_print(world.printer_id, grams={(0, 0): 4.0, (0, 2): 9.0})
+    await world.bsim.run_print(world.printer_id, "Vase", grams={(0, 0): 4.0, (0, 2): 9.0})
+    await world.bsim.run_print(world.printer_id, "Clip", grams={(0, 2): 1.5})
     await settle(processor)
 
     assert world.deltas(world.fspool_a) == [-4.0]
     assert processor.pending_count == 0
-    skipped = [e for e in processor.entries() if e.state is EntryState.SKIPPED]
-    assert [(e.bambuddy_spool_id, e.reason) for e in skipped] == [(unlinked, "unlinked")]
-    assert processor.snapshot()["skipped_by_reason"] == {"unlinked": 1}
-    (usage,) = world.prints
-    assert {(s.bambuddy_spool_id, s.debited) for s in usage.spools} == {
-        (world.bspool_a, True),
-        (unlinked, False),
+    (waiting,) = processor.awaiting_links().values()
+    assert (waiting.bambuddy_spool_id, waiting.grams, waiting.print_names) == (
+        unlinked,
+        10.5,
+        ("Vase", "Clip"),
+    )
+    assert processor.awaiting_link_grams == 10.5
+    assert held[-1] == processor.awaiting_links()
+    assert processor.snapshot()["skipped_by_reason"] == {}
+    vase = next(usage for usage in world.prints if usage.print_name == "Vase")
+    assert {(s.bambuddy_spool_id, s.debited, s.awaiting_link) for s in vase.spools} == {
+        (world.bspool_a, True, False),
+        (unlinked, False, True),
     }
+
+    assert await processor.link_spool(unlinked, world.fspool_b) == 10.5
+    await drained(processor)
+    # Two POSTs (FilaMan merges them into one event within its 5-minute window).
+    assert world.remaining(world.fspool_b) == FULL - 10.5
+    assert world.posts() == 3
+    assert (await world.bambuddy.spool(unlinked)).note == f"filaman:{world.fspool_b}"
+    assert processor.awaiting_links() == {}
+    assert held[-1] == {}
+    # Linking again, waking again, or a restart on the same ledger debits nothing more.
+    assert await processor.link_spool(unlinked, world.fspool_b) == 0.0
+    await settle(processor)
+    await processor.close()
+    again = world.processor()
+    await again.start()
+    await settle(again)
+    assert (world.remaining(world.fspool_b), world.posts()) == (FULL - 10.5, 3)
+    # From now on the spool is linked: its next print is debited at once.
+    await world.bsim.run_print(world.printer_id, "Hook", grams={(0, 2): 2.0})
+    await settle(again)
+    assert (world.remaining(world.fspool_b), world.posts()) == (FULL - 12.5, 4)
+
+
+async def test_held_usage_is_queued_when_the_sync_links_the_spool(world: World) -> None:
+    """The inventory sync adopting the spool (writing our note) is enough: no user action."""
+    unlinked = await world.linked_spool((0, 2), note=None)
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    await world.bsim.run_print(world.printer_id, grams={(0, 2): 6.0})
+    await settle(processor)
+    assert processor.awaiting_link_grams == 6.0
+    await world.bambuddy.patch_spool(unlinked, {"note": f"filaman:{world.fspool_a}"})
+    await settle(processor)
+    await drained(processor)
+    assert world.deltas(world.fspool_a) == [-6.0]
+    assert processor.awaiting_links() == {}
+
+
+async def test_held_usage_can_be_dismissed(world: World) -> None:
+    unlinked = await world.linked_spool((0, 2), note=None)
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    await world.bsim.run_print(world.printer_id, grams={(0, 2): 6.0})
+    await settle(processor)
+    assert await processor.dismiss_awaiting(unlinked) == 6.0
+    assert processor.awaiting_links() == {}
+    assert processor.snapshot()["skipped_by_reason"] == {"dismissed": 1}
+    assert await processor.link_spool(unlinked, world.fspool_a) == 0.0  # nothing left to link
+    await settle(processor)
+    assert world.posts() == 0
+
+
+async def test_link_to_a_missing_filaman_spool_changes_nothing(world: World) -> None:
+    unlinked = await world.linked_spool((0, 2), note=None)
+    processor = world.processor()
+    await processor.start()
+    await processor.wait_idle()
+    await world.bsim.run_print(world.printer_id, grams={(0, 2): 6.0})
+    await settle(processor)
+    with pytest.raises(NotFoundError):
+        await processor.link_spool(unlinked, 9999)
+    assert processor.awaiting_link_grams == 6.0
+    assert (await world.bambuddy.spool(unlinked)).note is None
 
 
 async def test_deleted_spool_maps_through_the_event_slot(world: World) -> None:

@@ -18,6 +18,10 @@ FilaMan has no idempotency key, so the guarantees are kept here:
   queue stops at the first one that cannot finish now: a later debit of the same
   spool could otherwise merge into the same aggregated FilaMan event and be
   mistaken for the earlier one during reconciliation.
+* **Never lost silently.** Usage booked to a Bambuddy spool no FilaMan spool is
+  linked to (Bambuddy's own RFID spool, say) is held as ``awaiting_link``, with one
+  warning; each run looks again whether that spool got linked (by the sync adopting
+  it, or by the user through the repair issue) and then queues the grams, once.
 """
 
 from __future__ import annotations
@@ -76,23 +80,43 @@ class Debiter:
 
         Raises :class:`~.outcomes.Transient` or :class:`~.outcomes.Wait` then.
         """
+        await self._relink_awaiting()
         for entry in self._book.ledger.unfinished():
             await self._attempt(entry)
+
+    async def _relink_awaiting(self) -> None:
+        """Queue held grams whose Bambuddy spool has been linked since (its note, strictly)."""
+        for bambuddy_id in self._book.ledger.awaiting_links():
+            try:
+                filaman_id = (await self._bambuddy.spool(bambuddy_id)).filaman_id
+            except NotFoundError:
+                filaman_id = self._book.ledger.spool_map.get(bambuddy_id)
+            except ApiError as err:
+                raise self._problems.fail("reading the Bambuddy spool", err) from None
+            if filaman_id is not None:
+                await self.link(bambuddy_id, filaman_id)
+
+    async def link(self, bambuddy_id: int, filaman_id: int) -> list[LedgerEntry]:
+        """Queue what waits for ``bambuddy_id`` onto ``filaman_id`` and save it."""
+        moved = self._book.ledger.link_awaiting(bambuddy_id, filaman_id)
+        if moved:
+            _LOGGER.info(
+                "Printer %s: Bambuddy spool %s is linked to FilaMan spool %s; debiting the "
+                "%s g it was waiting for",
+                self._printer_id,
+                bambuddy_id,
+                filaman_id,
+                round(sum(entry.grams for entry in moved), 2),
+            )
+            await self._book.save()  # a failed save is retried; the link is found again
+        return moved
 
     async def _attempt(self, entry: LedgerEntry) -> None:
         """Finish ``entry`` or raise :class:`~.outcomes.Transient` / :class:`~.outcomes.Wait`."""
         if entry.filaman_spool_id is None:
             filaman_id = await self._link(entry)
             if filaman_id is None:
-                self._problems.warn_once(
-                    f"unlinked:{entry.bambuddy_spool_id}",
-                    "Printer %s: usage %s of Bambuddy spool %s is not linked to a FilaMan "
-                    "spool; recorded as skipped",
-                    self._printer_id,
-                    entry.usage_id,
-                    entry.bambuddy_spool_id,
-                )
-                await self._skip(entry, SkipReason.UNLINKED.value)
+                await self._hold_for_link(entry)
                 return
             self._book.ledger.resolve_spool(entry.key, filaman_id)
         spool_id = entry.filaman_spool_id
@@ -112,6 +136,24 @@ class Debiter:
             self._book.ledger.mark_pending(entry.key)
             raise Transient("ledger save failed")
         await self._post(entry, spool_id)
+
+    async def _hold_for_link(self, entry: LedgerEntry) -> None:
+        """No FilaMan spool to debit: keep the grams owed until the spool is linked."""
+        if entry.bambuddy_spool_id is None:
+            # A legacy print_complete for a slot without a spool: nothing could ever link it.
+            await self._skip(entry, SkipReason.UNLINKED.value)
+            return
+        self._problems.warn_once(
+            f"unlinked:{entry.bambuddy_spool_id}",
+            "Printer %s: Bambuddy booked %s g of %s to its spool %s, which is not linked to a "
+            "FilaMan spool; the grams are held until it is (see Settings → Repairs)",
+            self._printer_id,
+            entry.grams,
+            entry.print_name or "a print",
+            entry.bambuddy_spool_id,
+        )
+        self._book.ledger.mark_awaiting_link(entry.key)
+        await self._book.save()
 
     async def _link(self, entry: LedgerEntry) -> int | None:
         try:

@@ -20,6 +20,8 @@ class EntryState(StrEnum):
     IN_FLIGHT = "in_flight"
     DONE = "done"
     SKIPPED = "skipped"
+    AWAITING_LINK = "awaiting_link"
+    """Booked by Bambuddy to a spool linked to no FilaMan spool: owed, held until linked."""
 
 
 class SkipReason(StrEnum):
@@ -29,9 +31,14 @@ class SkipReason(StrEnum):
     UNLINKED = "unlinked"
     FILAMAN_SPOOL_NOT_FOUND = "filaman_spool_not_found"
     REJECTED = "rejected"
+    DISMISSED = "dismissed"
+    """The user said grams held for an unlinked spool are not FilaMan's."""
 
 
+# Sent by the debit queue.
 UNFINISHED = frozenset({EntryState.PENDING, EntryState.IN_FLIGHT})
+# Grams still owed to FilaMan: never pruned from the ledger.
+OWED = UNFINISHED | {EntryState.AWAITING_LINK}
 
 
 @dataclass(slots=True)
@@ -58,6 +65,7 @@ class LedgerEntry:
 
     @property
     def finished(self) -> bool:
+        """Nothing more the queue can do: done, skipped, or waiting for the user's link."""
         return self.state not in UNFINISHED
 
     @property
@@ -96,6 +104,15 @@ class LedgerEntry:
         slot = data.get("slot")
         attempted_at = data.get("attempted_at")
         probe = data.get("probe")
+        state = EntryState(data.get("state", EntryState.PENDING))
+        reason = data.get("reason")
+        if (
+            state is EntryState.SKIPPED
+            and reason == SkipReason.UNLINKED
+            and data.get("bambuddy_spool_id") is not None
+        ):
+            # Saved by a version that dropped such grams: they become recoverable.
+            state, reason = EntryState.AWAITING_LINK, None
         return cls(
             key=str(data["key"]),
             seq=int(data["seq"]),
@@ -106,8 +123,8 @@ class LedgerEntry:
             print_name=data.get("print_name"),
             print_status=data.get("print_status"),
             print_key=str(data.get("print_key") or data["key"]),
-            state=EntryState(data.get("state", EntryState.PENDING)),
-            reason=data.get("reason"),
+            state=state,
+            reason=reason,
             filaman_spool_id=opt_int(data.get("filaman_spool_id")),
             slot=_slot(slot),
             attempts=int(data.get("attempts", 0)),

@@ -6,7 +6,13 @@ idempotency key and moved through::
     pending ──► in_flight ──► done
        │  ▲         │
        │  └─────────┤ (request provably not sent: back to pending)
-       └────────────┴──► skipped(reason)
+       ├────────────┴──► skipped(reason)
+       │
+       └──► awaiting_link ──(the user or the sync links its Bambuddy spool)──► pending
+
+``awaiting_link``: Bambuddy booked the grams to a spool no FilaMan spool is linked to (its
+own RFID spool, say). They are owed, never pruned, and go back to the queue, each entry
+once, when that spool gets linked (:meth:`Ledger.link_awaiting`).
 
 ``in_flight`` is written to the store *before* the FilaMan POST together with a
 :class:`~.reconcile.Probe` of the spool's events; ``done`` only after FilaMan
@@ -31,7 +37,16 @@ import math
 from typing import Any
 
 from ..api.models_bambuddy import UsageRow
-from .entry import UNFINISHED, EntryState, LedgerEntry, SkipReason, aware, by_seq, opt_int
+from .entry import (
+    OWED,
+    UNFINISHED,
+    EntryState,
+    LedgerEntry,
+    SkipReason,
+    aware,
+    by_seq,
+    opt_int,
+)
 from .hints import UsageHint, take_hint_slot
 from .past import PastRefusal, PastUsageRefused, inferred_anchor
 from .reconcile import Probe
@@ -96,6 +111,14 @@ class Ledger:
     @property
     def pending_count(self) -> int:
         return sum(1 for entry in self.entries.values() if not entry.finished)
+
+    def awaiting_links(self) -> dict[int, list[LedgerEntry]]:
+        """Entries waiting for a link, by the Bambuddy spool they were booked to."""
+        waiting: dict[int, list[LedgerEntry]] = {}
+        for entry in sorted(self.entries.values(), key=by_seq):
+            if entry.state is EntryState.AWAITING_LINK and entry.bambuddy_spool_id is not None:
+                waiting.setdefault(entry.bambuddy_spool_id, []).append(entry)
+        return waiting
 
     def usage_key(self, usage_id: int) -> str:
         suffix = f"~r{self.epoch}" if self.epoch else ""
@@ -321,6 +344,35 @@ class Ledger:
         entry.reason = None
         self._prune()
 
+    def mark_awaiting_link(self, key: str) -> None:
+        """No FilaMan spool for the entry's Bambuddy spool: hold the grams until one is linked."""
+        entry = self._get(key, UNFINISHED)
+        if entry.bambuddy_spool_id is None:
+            raise TransitionError(f"{key}: no Bambuddy spool a link could name")
+        entry.state = EntryState.AWAITING_LINK
+        entry.reason = None
+        entry.probe = None
+
+    def link_awaiting(self, bambuddy_spool_id: int, filaman_spool_id: int) -> list[LedgerEntry]:
+        """Queue the grams held for ``bambuddy_spool_id`` onto ``filaman_spool_id``.
+
+        Only entries still awaiting a link move, so asking twice queues nothing twice.
+        """
+        moved = self.awaiting_links().get(bambuddy_spool_id, [])
+        for entry in moved:
+            entry.state = EntryState.PENDING
+            entry.filaman_spool_id = filaman_spool_id
+        self.spool_map[bambuddy_spool_id] = filaman_spool_id
+        return moved
+
+    def dismiss_awaiting(self, bambuddy_spool_id: int) -> list[LedgerEntry]:
+        """The user says the grams held for this spool are not FilaMan's: skip them."""
+        dismissed = self.awaiting_links().get(bambuddy_spool_id, [])
+        for entry in dismissed:
+            entry.state, entry.reason = EntryState.SKIPPED, SkipReason.DISMISSED.value
+        self._prune()
+        return dismissed
+
     def mark_skipped(self, key: str, reason: str) -> None:
         entry = self._get(key, UNFINISHED)
         entry.state = EntryState.SKIPPED
@@ -346,7 +398,7 @@ class Ledger:
 
     def _prune(self) -> None:
         finished = sorted(
-            (entry for entry in self.entries.values() if entry.finished),
+            (entry for entry in self.entries.values() if entry.state not in OWED),
             key=by_seq,
         )
         for entry in finished[:-KEEP_FINISHED] if len(finished) > KEEP_FINISHED else ():

@@ -30,13 +30,28 @@ class DebitRecord:
 
 @dataclass(frozen=True, slots=True)
 class PrintSpoolUsage:
-    """One spool of a finished print; ``debited`` is false for skipped rows."""
+    """One spool of a finished print; ``debited`` is false for skipped rows.
+
+    ``awaiting_link``: the grams are owed but wait for the Bambuddy spool to be linked.
+    """
 
     filaman_spool_id: int | None
     bambuddy_spool_id: int | None
     grams: float
     debited: bool
     skip_reason: str | None = None
+    awaiting_link: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingLink:
+    """Grams Bambuddy booked to one unlinked spool of this printer, owed to FilaMan."""
+
+    bambuddy_spool_id: int
+    grams: float
+    usage_ids: tuple[int, ...]
+    print_names: tuple[str, ...]
+    slot: tuple[int, int] | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ and explained, where it is enforced:
 * **Persisted before acted on**: :mod:`.book` (states in :mod:`.ledger`).
 
 Mapping a usage to a FilaMan spool: :mod:`.spool_link`; when nothing maps, the
-row is recorded as skipped(unlinked) and shown in :meth:`snapshot`.
+grams are held as ``awaiting_link`` (:meth:`awaiting_links`, a repair issue in Home
+Assistant) until the spool is linked: by the inventory sync adopting it, or by the
+user (:meth:`link_spool`), who may also dismiss them (:meth:`dismiss_awaiting`).
 
 First start anchors at the newest row (no history replay) unless ``replay_from``
 is given; the anchor is stored. Later, :meth:`ConsumptionProcessor.debit_past`
@@ -36,22 +38,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+import contextlib
 from datetime import UTC, datetime, timedelta
 import logging
 from typing import Any
 
 from ..api.bambuddy import BambuddyClient
+from ..api.errors import NotFoundError
 from ..api.events import PrintCompleteEvent, SpoolUsageLoggedEvent
 from ..api.filaman import FilamanClient
+from ..api.models_bambuddy import link_note
 from .book import LedgerBook
 from .debit import Debiter
 from .diagnostics import processor_snapshot
 from .intake import UsageIntake
 from .ledger import LedgerEntry, PastRefusal, PastUsageRefused
 from .legacy import legacy_fingerprint, legacy_slots
-from .models import DebitRecord, PrintUsage
+from .models import AwaitingLink, DebitRecord, PrintUsage
 from .outcomes import Problems, Transient, Wait
-from .reports import announce_prints
+from .reports import announce_prints, awaiting_links, notify
 from .store import LedgerStore
 from .worker import Worker
 
@@ -77,6 +82,7 @@ class ConsumptionProcessor:
         *,
         on_debit: Callable[[DebitRecord], None] | None = None,
         on_print: Callable[[PrintUsage], None] | None = None,
+        on_awaiting: Callable[[Mapping[int, AwaitingLink]], None] | None = None,
         retry_base: float = 5.0,
         retry_cap: float = 300.0,
         settle_time: float = 30.0,
@@ -85,7 +91,11 @@ class ConsumptionProcessor:
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.printer_id = printer_id
+        self._bambuddy = bambuddy
+        self._filaman = filaman
         self._on_print = on_print
+        self._on_awaiting = on_awaiting
+        self._reported_awaiting: dict[int, AwaitingLink] | None = None
         self._legacy_dedupe_window = timedelta(seconds=legacy_dedupe_window)
         self._clock = clock
         self._blocked: str | None = None
@@ -152,6 +162,14 @@ class ConsumptionProcessor:
         """Why the latest run could not finish (``None`` once a run succeeds)."""
         return self._problems.last_error
 
+    def awaiting_links(self) -> dict[int, AwaitingLink]:
+        """Grams held per unlinked Bambuddy spool (see the module docstring)."""
+        return awaiting_links(self._book)
+
+    @property
+    def awaiting_link_grams(self) -> float:
+        return round(sum(link.grams for link in self.awaiting_links().values()), 2)
+
     def entries(self) -> list[LedgerEntry]:
         """Every kept ledger entry, oldest first (copies are not made: do not mutate)."""
         return sorted(self._book.ledger.entries.values(), key=lambda entry: entry.seq)
@@ -178,6 +196,7 @@ class ConsumptionProcessor:
         anchors at the newest row and debits only what comes after.
         """
         await self._book.load(replay_from=replay_from)
+        self._report_awaiting()
         self._worker.start()
         self._worker.request("start")
 
@@ -264,6 +283,48 @@ class ConsumptionProcessor:
         if created:
             self._worker.request("legacy print_complete")
 
+    async def link_spool(self, bambuddy_spool_id: int, filaman_spool_id: int) -> float:
+        """Link an unlinked Bambuddy spool to a FilaMan spool and debit what it was owed.
+
+        Writes our note into the Bambuddy spool (so its future usage is debited too, and the
+        inventory sync takes it over), then queues each held entry once. Returns the grams
+        queued. Raises ``NotFoundError`` when the FilaMan spool does not exist and other
+        ``ApiError`` s when a server cannot be reached; then nothing changed.
+        """
+        await self._filaman.spool(filaman_spool_id)
+        # A spool deleted in Bambuddy since has no future to link; its grams are still owed.
+        with contextlib.suppress(NotFoundError):
+            await self._bambuddy.patch_spool(
+                bambuddy_spool_id, {"note": link_note(filaman_spool_id)}
+            )
+        async with self._lock:
+            moved = await self._debiter.link(bambuddy_spool_id, filaman_spool_id)
+        self._report_awaiting()
+        self._worker.request("linked by user")
+        return round(sum(entry.grams for entry in moved), 2)
+
+    async def dismiss_awaiting(self, bambuddy_spool_id: int) -> float:
+        """Drop the grams held for an unlinked spool (the user says they are not FilaMan's)."""
+        async with self._lock:
+            dismissed = self._book.ledger.dismiss_awaiting(bambuddy_spool_id)
+            if dismissed:
+                await self._book.save()
+        if dismissed:
+            _LOGGER.info(
+                "Printer %s: usage held for Bambuddy spool %s dismissed by the user",
+                self.printer_id,
+                bambuddy_spool_id,
+            )
+        self._report_awaiting()
+        return round(sum(entry.grams for entry in dismissed), 2)
+
+    def _report_awaiting(self) -> None:
+        """Tell Home Assistant when what waits for a link changed (repair issues)."""
+        current = self.awaiting_links()
+        if current != self._reported_awaiting:
+            self._reported_awaiting = current
+            notify(self._on_awaiting, current)
+
     async def debit_past(self, since: datetime) -> tuple[LedgerEntry, ...]:
         """Queue this printer's usage rows dated at or after ``since`` that predate the ledger.
 
@@ -329,4 +390,5 @@ class ConsumptionProcessor:
             if wait is not None:
                 self._worker.retry_in(wait)
             announce_prints(self._book, self.printer_id, self._on_print)
+            self._report_awaiting()
             await self._book.flush()

@@ -11,7 +11,7 @@ import logging
 
 from .book import LedgerBook
 from .entry import EntryState
-from .models import PrintSpoolUsage, PrintUsage
+from .models import AwaitingLink, PrintSpoolUsage, PrintUsage
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,12 +36,28 @@ def announce_prints(
                     grams=entry.grams,
                     debited=entry.state is EntryState.DONE,
                     skip_reason=entry.reason if entry.state is EntryState.SKIPPED else None,
+                    awaiting_link=entry.state is EntryState.AWAITING_LINK,
                 )
                 for entry in group
             ),
             at=first.event_at,
         )
         notify(on_print, usage)
+
+
+def awaiting_links(book: LedgerBook) -> dict[int, AwaitingLink]:
+    """What waits for a link, per unlinked Bambuddy spool (for repair issues and sensors)."""
+    summary: dict[int, AwaitingLink] = {}
+    for bambuddy_id, entries in book.ledger.awaiting_links().items():
+        names = dict.fromkeys(entry.print_name or "print" for entry in entries)
+        summary[bambuddy_id] = AwaitingLink(
+            bambuddy_spool_id=bambuddy_id,
+            grams=round(sum(entry.grams for entry in entries), 2),
+            usage_ids=tuple(entry.usage_id for entry in entries if entry.usage_id is not None),
+            print_names=tuple(names),
+            slot=next((entry.slot for entry in reversed(entries) if entry.slot), None),
+        )
+    return summary
 
 
 def notify[T](callback: Callable[[T], None] | None, value: T) -> None:
