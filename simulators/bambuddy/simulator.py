@@ -28,6 +28,7 @@ from .auth import HttpError
 from .automation import SETTING_AUTO_ADD_RFID, PrintSession
 from .demo import seed_demo
 from .faults import Faults
+from .inventory import create_spool
 from .printer import (
     AMS_HT_FIRST_ID,
     DEFAULT_PRESET,
@@ -39,7 +40,6 @@ from .printer import (
     new_ams_unit,
     new_external_tray,
 )
-from .inventory import create_spool
 from .state import (
     SCOPE_FLAGS,
     ApiKey,
@@ -269,7 +269,7 @@ class BambuddySimulator:
         automation.report(self, printer)
 
     def reconnect_printer(self, printer_id: int) -> None:
-        """A new MQTT client (`POST /printers/{id}/connect`): its first report runs the automation."""
+        """A new MQTT client (`POST /printers/{id}/connect`): its first report runs it all."""
         printer = self.printers[printer_id]
         printer.ams_hash = None
         automation.report(self, printer)
