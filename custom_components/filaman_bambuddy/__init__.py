@@ -9,6 +9,7 @@ Setup wires four pieces together and keeps none of the logic itself:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 import logging
 from typing import Any
@@ -34,7 +35,7 @@ from .const import (
     DEFAULT_RECONNECT_INTERVAL,
     DOMAIN,
 )
-from .consumption.models import DebitRecord
+from .consumption.models import AwaitingLink, DebitRecord
 from .consumption.processor import ConsumptionProcessor
 from .coordinator import PrinterCoordinator
 from .data import FilamanBambuddyConfigEntry, FilamanBambuddyData
@@ -49,7 +50,13 @@ from .hub import (
 )
 from .ledger_store import HaLedgerStore, async_remove_ledger
 from .print_events import PrintEventBridge
-from .repairs import ConflictMonitor, OutageMonitor
+from .repairs import (
+    ConflictMonitor,
+    OutageMonitor,
+    async_delete_entry_issues,
+    async_sync_tag_conflict_issues,
+    async_sync_unlinked_usage_issues,
+)
 from .services import async_setup_services
 from .wiring import sync_interval, track_periodic_work, wire_live_events
 
@@ -125,6 +132,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         bridge.handle_debit(debit)
         coordinator.async_update_listeners()  # the last-debit and pending sensors changed
 
+    unlinked_issues: set[int] = set()
+
+    @callback
+    def on_awaiting(waiting: Mapping[int, AwaitingLink]) -> None:
+        async_sync_unlinked_usage_issues(hass, entry, waiting, unlinked_issues)
+        coordinator.async_update_listeners()  # the pending sensor shows the held grams
+
     consumption = ConsumptionProcessor(
         hub.bambuddy,
         hub.filaman,
@@ -132,6 +146,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         HaLedgerStore(hass, entry.entry_id),
         on_debit=on_debit,
         on_print=bridge.handle_print_usage,
+        on_awaiting=on_awaiting,
     )
     entry.runtime_data = FilamanBambuddyData(
         hub=hub, coordinator=coordinator, consumption=consumption, printer=printer, bridge=bridge
@@ -210,6 +225,10 @@ def _acquire_hub(
             ),
         )
         async_add_hub(hass, hub)
+        conflict_issues: set[str] = set()
+        hub.runner.add_listener(
+            lambda result: async_sync_tag_conflict_issues(hass, hub, result, conflict_issues)
+        )
     hub.entry_ids.add(entry.entry_id)
     return hub
 
@@ -244,8 +263,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEn
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> None:
-    """Forget the entry's ledger; drop the card resource with the last entry."""
+    """Forget the entry's ledger and its issues; drop the card resource with the last entry."""
     await async_remove_ledger(hass, entry.entry_id)
+    async_delete_entry_issues(hass, entry.entry_id)
     if not hass.config_entries.async_entries(DOMAIN):
         await async_unregister_card(hass)
 

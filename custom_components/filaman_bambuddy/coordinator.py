@@ -4,6 +4,9 @@ Bambuddy pushes full ``printer_status`` snapshots over its WebSocket, so there i
 first refresh reads the REST status once, then every snapshot replaces the state (snapshots are
 complete; merging would keep trays that are gone). Slot assignments are re-read when Bambuddy says
 they changed, and after every inventory sync (a full resync renumbers Bambuddy's spools).
+
+Bambuddy may undo an assignment this integration made (an RFID spool in the slot, a spool of
+another colour loaded): the re-read shows it at once, and the log says so once per assignment.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from .api.events import (
     SpoolAutoAssignedEvent,
     WsEvent,
 )
-from .api.models_bambuddy import Assignment, PrinterStatus
+from .api.models_bambuddy import Assignment, PrinterStatus, slot_label
 from .api.models_filaman import FilamanSpool
 from .const import DOMAIN
 
@@ -70,6 +73,8 @@ class PrinterCoordinator(DataUpdateCoordinator[PrinterData]):
         )
         self.hub = hub
         self.printer_id = printer_id
+        # Slot → (Bambuddy spool, FilaMan spool) of assignments made by assign_spool.
+        self._own_assignments: dict[SlotAddress, tuple[int, int]] = {}
         self._assignment_debouncer = Debouncer(
             hass,
             _LOGGER,
@@ -130,8 +135,36 @@ class PrinterCoordinator(DataUpdateCoordinator[PrinterData]):
         except ApiError as err:
             _LOGGER.debug("Could not re-read slot assignments: %s", err)
             return
+        by_slot = _by_slot(assignments)
+        self._report_undone(by_slot)
         if self.data is not None:
-            self.async_set_updated_data(replace(self.data, assignments=_by_slot(assignments)))
+            self.async_set_updated_data(replace(self.data, assignments=by_slot))
+
+    @callback
+    def async_note_own_assignment(
+        self, slot: SlotAddress, bambuddy_spool_id: int, filaman_spool_id: int
+    ) -> None:
+        """assign_spool put this spool in the slot (see :meth:`_report_undone`)."""
+        self._own_assignments[slot] = (bambuddy_spool_id, filaman_spool_id)
+
+    @callback
+    def async_forget_own_assignment(self, slot: SlotAddress) -> None:
+        self._own_assignments.pop(slot, None)
+
+    def _report_undone(self, assignments: dict[SlotAddress, Assignment]) -> None:
+        for slot, (bambuddy_id, filaman_id) in list(self._own_assignments.items()):
+            now = assignments.get(slot)
+            if now is not None and now.spool_id == bambuddy_id:
+                continue
+            del self._own_assignments[slot]
+            _LOGGER.warning(
+                "Bambuddy undid the assignment of FilaMan spool %s to slot %s of printer %s; "
+                "the slot now holds %s",
+                filaman_id,
+                slot_label(*slot),
+                self.printer_id,
+                f"Bambuddy spool {now.spool_id}" if now is not None else "no spool",
+            )
 
     def filaman_spool(self, filaman_spool_id: int | None) -> FilamanSpool | None:
         """The FilaMan spool as of the last complete listing, if known."""

@@ -84,6 +84,10 @@ class BambuddyHub:
         # Someone edited Bambuddy's inventory: put FilaMan's picture back.
         if event.type == "inventory_changed":
             self.runner.bambuddy_inventory_changed()
+        elif event.type == "spool_auto_assigned":
+            # Bambuddy matched, tagged or created a spool from an RFID tray by itself, with no
+            # inventory_changed: adopt it now, before a print books grams to it unlinked.
+            self.runner.request_sync(reason="spool_auto_assigned")
 
     async def _run_live(self) -> None:
         """Keep the live session running; it reconnects by itself, this only survives crashes."""

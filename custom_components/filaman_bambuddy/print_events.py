@@ -127,6 +127,7 @@ class PrintEventBridge:
                 "bambuddy_spool_id": spool.bambuddy_spool_id,
                 "grams": spool.grams,
                 "debited": spool.debited,
+                "awaiting_link": spool.awaiting_link,
             }
             for spool in usage.spools
         ]
@@ -178,6 +179,10 @@ class PrintEventBridge:
             "status": status,
             "spools": spools,
             "total_grams": round(sum(spool["grams"] for spool in spools), 2),
+            # Booked by Bambuddy to a spool no FilaMan spool is linked to: see Repairs.
+            "awaiting_link_grams": round(
+                sum(spool["grams"] for spool in spools if spool.get("awaiting_link")), 2
+            ),
         }
         self._hass.bus.async_fire(EVENT_PRINT_COMPLETE, data)
         async_dispatcher_send(self._hass, print_finished_signal(self._entry_id), status, data)

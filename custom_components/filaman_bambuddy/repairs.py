@@ -6,20 +6,45 @@
   Our debits stop (rows are marked skipped) until the plugin is off.
 - Bambuddy with authentication disabled: the API key cannot be checked (works, but warn).
 - Bambuddy unreachable for longer than a grace period.
+- Grams Bambuddy booked to a spool no FilaMan spool is linked to (one issue per such spool):
+  the fix flow links it to a FilaMan spool, which debits the held grams once, or dismisses them.
+- RFID tags the inventory sync will not guess about (one tag on two FilaMan spools, a tag on a
+  spool of another material, a tag another FilaMan spool's twin carries).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+import hashlib
 import logging
+from typing import TYPE_CHECKING, Any
 
+from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.selector import (
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+)
+import probatio
 
-from .api import ApiError, BambuddyClient, FilamanClient
+from .api import ApiError, BambuddyClient, FilamanClient, NotFoundError
+from .api.models_bambuddy import BambuddySpool, slot_label
+from .api.models_filaman import FilamanSpool
 from .const import CONF_BAMBUDDY_URL, DOMAIN
+from .consumption.models import AwaitingLink
 from .data import FilamanBambuddyConfigEntry
+from .inventory.mapping import rgba_for
+from .inventory.result import SyncResult
+from .inventory.rfid import ConflictKind, bambuddy_tags, filaman_tag_fields
 from .validation import find_bound_filaman_printers
+
+if TYPE_CHECKING:
+    from .hub import BambuddyHub
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,6 +52,15 @@ ISSUE_SPOOLMAN_MODE = "spoolman_mode"
 ISSUE_PLUGIN_ACTIVE = "filaman_plugin_active"
 ISSUE_AUTH_DISABLED = "bambuddy_auth_disabled"
 ISSUE_UNREACHABLE = "bambuddy_unreachable"
+ISSUE_UNLINKED_USAGE = "unlinked_usage"
+ISSUE_RFID_SHARED_TAG = "rfid_shared_tag"
+ISSUE_RFID_MATERIAL_MISMATCH = "rfid_material_mismatch"
+ISSUE_RFID_HELD_BY_OTHER = "rfid_held_by_other"
+RFID_CONFLICT_ISSUES: dict[ConflictKind, str] = {
+    "shared_tag": ISSUE_RFID_SHARED_TAG,
+    "material_mismatch": ISSUE_RFID_MATERIAL_MISMATCH,
+    "held_by_other": ISSUE_RFID_HELD_BY_OTHER,
+}
 
 BLOCK_SPOOLMAN = "spoolman_mode"
 BLOCK_PLUGIN = "filaman_plugin_active"
@@ -141,3 +175,241 @@ class OutageMonitor:
     def async_stop(self) -> None:
         """Entry unload: no timer left behind."""
         self._stop_timer()
+
+
+# --- grams waiting for a link -----------------------------------------------------------
+
+
+def _unlinked_issue_id(entry_id: str, bambuddy_spool_id: int) -> str:
+    return f"{ISSUE_UNLINKED_USAGE}_{entry_id}_{bambuddy_spool_id}"
+
+
+@callback
+def async_sync_unlinked_usage_issues(
+    hass: HomeAssistant,
+    entry: FilamanBambuddyConfigEntry,
+    waiting: Mapping[int, AwaitingLink],
+    raised: set[int],
+) -> None:
+    """One fixable issue per unlinked Bambuddy spool that holds grams; gone once they are.
+
+    ``raised`` remembers this entry's issues between calls (the processor reports the whole
+    picture each time, so an issue whose spool no longer waits is deleted).
+    """
+    for bambuddy_id in raised - waiting.keys():
+        ir.async_delete_issue(hass, DOMAIN, _unlinked_issue_id(entry.entry_id, bambuddy_id))
+    for bambuddy_id, link in waiting.items():
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            _unlinked_issue_id(entry.entry_id, bambuddy_id),
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_UNLINKED_USAGE,
+            translation_placeholders={
+                "printer": entry.title,
+                "grams": f"{link.grams:g}",
+                "prints": ", ".join(link.print_names),
+                "bambuddy_spool": str(bambuddy_id),
+                "slot": slot_label(*link.slot) if link.slot else "?",
+            },
+            data={"entry_id": entry.entry_id, "bambuddy_spool_id": bambuddy_id},
+        )
+    raised.clear()
+    raised.update(waiting)
+
+
+@callback
+def async_delete_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """A removed entry's unlinked-usage issues go with its ledger."""
+    prefix = f"{ISSUE_UNLINKED_USAGE}_{entry_id}_"
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        if domain == DOMAIN and issue_id.startswith(prefix):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+def suggested_filaman_spool(
+    bambuddy_spool: BambuddySpool | None, candidates: Mapping[int, FilamanSpool]
+) -> int | None:
+    """The FilaMan spool the Bambuddy spool most likely is: same RFID tag, else the only
+    spool of the same material and colour."""
+    if bambuddy_spool is None:
+        return None
+    tags = bambuddy_tags(bambuddy_spool)
+    for spool in candidates.values():
+        if tags & set(filaman_tag_fields(spool.rfid_uid).values()):
+            return spool.id
+    colour = (bambuddy_spool.rgba or "").upper()
+    material = bambuddy_spool.material.strip().upper()
+    lookalikes = [
+        spool.id
+        for spool in candidates.values()
+        if (spool.filament.material_type or "").strip().upper() == material
+        and rgba_for(spool.filament.color_hexes) == colour
+    ]
+    return lookalikes[0] if len(lookalikes) == 1 else None
+
+
+def _spool_label(spool: FilamanSpool) -> str:
+    filament = spool.filament
+    maker = filament.manufacturer.name if filament.manufacturer else None
+    parts = [
+        f"#{spool.id}",
+        filament.material_type or "",
+        filament.manufacturer_color_name or filament.designation or "",
+        f"({maker})" if maker else "",
+        f"{spool.remaining_weight_g:g} g" if spool.remaining_weight_g is not None else "",
+    ]
+    return " ".join(part for part in parts if part)
+
+
+class UnlinkedUsageRepairFlow(RepairsFlow):
+    """Link the Bambuddy spool to a FilaMan spool (debits the held grams once), or dismiss."""
+
+    def __init__(self, entry_id: str, bambuddy_spool_id: int) -> None:
+        self._entry_id = entry_id
+        self._bambuddy_spool_id = bambuddy_spool_id
+
+    def _entry(self) -> FilamanBambuddyConfigEntry | None:
+        entry: FilamanBambuddyConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._entry_id
+        )
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        return entry
+
+    def _placeholders(self, entry: FilamanBambuddyConfigEntry) -> dict[str, str]:
+        link = entry.runtime_data.consumption.awaiting_links().get(self._bambuddy_spool_id)
+        return {
+            "printer": entry.title,
+            "bambuddy_spool": str(self._bambuddy_spool_id),
+            "grams": f"{link.grams:g}" if link else "0",
+            "prints": ", ".join(link.print_names) if link else "",
+        }
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        entry = self._entry()
+        if entry is None:
+            return self.async_abort(reason="entry_not_loaded")
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["link", "dismiss"],
+            description_placeholders=self._placeholders(entry),
+        )
+
+    async def async_step_link(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        entry = self._entry()
+        if entry is None:
+            return self.async_abort(reason="entry_not_loaded")
+        data = entry.runtime_data
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                await data.consumption.link_spool(
+                    self._bambuddy_spool_id, int(user_input["filaman_spool"])
+                )
+            except NotFoundError:
+                errors["filaman_spool"] = "unknown_spool"
+            except ApiError:
+                errors["base"] = "cannot_connect"
+            else:
+                # Map the rest of FilaMan's fields onto the newly linked spool now.
+                data.hub.runner.request_sync(reason="spool_linked")
+                return self.async_create_entry(data={})
+        try:
+            spools = {
+                spool.id: spool for spool in await data.hub.filaman.spools(include_archived=False)
+            }
+            bambuddy_spool: BambuddySpool | None = await data.hub.bambuddy.spool(
+                self._bambuddy_spool_id
+            )
+        except NotFoundError:
+            bambuddy_spool = None
+        except ApiError:
+            return self.async_abort(reason="cannot_connect")
+        if not spools:
+            return self.async_abort(reason="no_filaman_spools")
+        options = [
+            SelectOptionDict(value=str(spool_id), label=_spool_label(spool))
+            for spool_id, spool in sorted(spools.items())
+        ]
+        suggested = suggested_filaman_spool(bambuddy_spool, spools)
+        field = (
+            probatio.Required("filaman_spool", default=str(suggested))
+            if suggested is not None
+            else probatio.Required("filaman_spool")
+        )
+        return self.async_show_form(
+            step_id="link",
+            data_schema=probatio.Schema(
+                {
+                    field: SelectSelector(
+                        SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
+                    )
+                }
+            ),
+            errors=errors,
+            description_placeholders=self._placeholders(entry),
+        )
+
+    async def async_step_dismiss(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        entry = self._entry()
+        if entry is None:
+            return self.async_abort(reason="entry_not_loaded")
+        if user_input is not None:
+            await entry.runtime_data.consumption.dismiss_awaiting(self._bambuddy_spool_id)
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="dismiss",
+            data_schema=probatio.Schema({}),
+            description_placeholders=self._placeholders(entry),
+        )
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
+) -> RepairsFlow:
+    """The fix flow of an unlinked-usage issue (the only fixable issues we raise)."""
+    assert data is not None
+    return UnlinkedUsageRepairFlow(str(data["entry_id"]), int(str(data["bambuddy_spool_id"])))
+
+
+# --- RFID tags the sync did not act on -------------------------------------------------
+
+
+def _conflict_issue_prefix(hub: BambuddyHub) -> str:
+    server = hashlib.sha256(hub.key.encode()).hexdigest()[:8]
+    return f"rfid_conflict_{server}_"
+
+
+@callback
+def async_sync_tag_conflict_issues(
+    hass: HomeAssistant, hub: BambuddyHub, result: SyncResult, raised: set[str]
+) -> None:
+    """One issue per RFID conflict of the last planned sync; resolved ones disappear."""
+    if result.linked is None:
+        return  # the run stopped before planning: it knows nothing new about tags
+    prefix = _conflict_issue_prefix(hub)
+    current = {prefix + conflict.key: conflict for conflict in result.tag_conflicts}
+    for issue_id in raised - current.keys():
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+    for issue_id, conflict in current.items():
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=RFID_CONFLICT_ISSUES[conflict.kind],
+            translation_placeholders={
+                "tag": conflict.tag,
+                "filaman_spools": ", ".join(f"#{i}" for i in conflict.filaman_ids),
+                "bambuddy_spools": ", ".join(f"#{i}" for i in conflict.bambuddy_ids) or "—",
+            },
+        )
+    raised.clear()
+    raised.update(current)

@@ -140,6 +140,15 @@ def _last_debit_attributes(entry: FilamanBambuddyConfigEntry) -> dict[str, Any] 
     }
 
 
+def _pending_attributes(entry: FilamanBambuddyConfigEntry) -> dict[str, Any]:
+    """Grams Bambuddy booked to unlinked spools: owed, waiting for a link (see Repairs)."""
+    waiting = entry.runtime_data.consumption.awaiting_links()
+    return {
+        "awaiting_link_grams": round(sum(link.grams for link in waiting.values()), 2),
+        "awaiting_link_bambuddy_spools": sorted(waiting),
+    }
+
+
 HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (
     HealthSensorDescription(
         key="last_sync",
@@ -180,6 +189,7 @@ HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda entry: entry.runtime_data.consumption.pending_count,
+        attributes_fn=_pending_attributes,
     ),
 )
 

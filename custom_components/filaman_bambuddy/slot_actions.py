@@ -1,4 +1,11 @@
-"""Assigning a FilaMan spool to an AMS slot, and clearing a slot's assignment."""
+"""Assigning a FilaMan spool to an AMS slot, and clearing a slot's assignment.
+
+A slot holding a Bambu RFID spool keeps only a Bambuddy spool that carries the tray's tag:
+Bambuddy removes any other assignment at the printer's next report and assigns its own tag
+holder (``shared/reference/bambuddy/AUTOMATION.md`` §3 row 4). So for such a slot the action
+assigns the FilaMan spool's twin that holds the tag (the sync adopts Bambuddy's own spool for
+it), or refuses with the reason, instead of reporting a success Bambuddy undoes seconds later.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +22,12 @@ from .api.models_bambuddy import (
     FIRST_AMS_HT_ID,
     BambuddySpool,
     PrinterStatus,
+    Tray,
+    slot_label,
 )
 from .const import DOMAIN
 from .data import FilamanBambuddyConfigEntry
+from .inventory.rfid import tag_uid, tray_uuid
 
 ATTR_FILAMAN_SPOOL_ID = "filaman_spool_id"
 ATTR_AMS_ID = "ams_id"
@@ -46,12 +56,39 @@ def _possible_slot(ams_id: int, tray_id: int) -> bool:
     return ams_id < 4
 
 
-async def _linked_bambuddy_spool(
-    entry: FilamanBambuddyConfigEntry, filaman_spool_id: int
+class _RfidSlotTaken(Exception):
+    """The slot's RFID tag belongs to a Bambuddy spool that is not the requested spool's."""
+
+    def __init__(self, holder: BambuddySpool | None, tag: str) -> None:
+        super().__init__(tag)
+        self.holder = holder
+        self.tag = tag
+
+
+def _holds_tag(spool: BambuddySpool, uuid: str, uid: str | None) -> bool:
+    """Bambuddy keeps the assignment (row 3): same ``tray_uuid``, or same ``tag_uid``."""
+    return tray_uuid(spool.tray_uuid) == uuid or (uid is not None and tag_uid(spool.tag_uid) == uid)
+
+
+async def _twin_for_slot(
+    entry: FilamanBambuddyConfigEntry, filaman_spool_id: int, tray: Tray | None
 ) -> BambuddySpool | None:
+    """The FilaMan spool's twin Bambuddy will keep in the slot; ``None`` when it has none.
+
+    Raises :class:`_RfidSlotTaken` when the slot holds a Bambu RFID spool that is not this
+    FilaMan spool's.
+    """
     spools = await entry.runtime_data.hub.bambuddy.spools(include_archived=True)
-    linked = [s for s in spools if s.filaman_id == filaman_spool_id and not s.archived]
-    return min(linked, key=lambda spool: spool.id) if linked else None
+    active = sorted((s for s in spools if not s.archived), key=lambda spool: spool.id)
+    uuid = tray_uuid(tray.tray_uuid) if tray is not None and not tray.is_empty else None
+    if uuid is None:
+        return next((s for s in active if s.filaman_id == filaman_spool_id), None)
+    assert tray is not None
+    holders = [s for s in active if _holds_tag(s, uuid, tag_uid(tray.tag_uid))]
+    mine = next((s for s in holders if s.filaman_id == filaman_spool_id), None)
+    if mine is None:
+        raise _RfidSlotTaken(holders[0] if holders else None, uuid)
+    return mine
 
 
 async def async_assign_spool(call: ServiceCall) -> ServiceResponse:
@@ -61,18 +98,35 @@ async def async_assign_spool(call: ServiceCall) -> ServiceResponse:
     filaman_spool_id: int = call.data[ATTR_FILAMAN_SPOOL_ID]
     ams_id: int = call.data[ATTR_AMS_ID]
     tray_id: int = call.data[ATTR_TRAY_ID]
-    coordinator_data = data.coordinator.data
-    _check_slot(coordinator_data.status if coordinator_data else None, ams_id, tray_id)
+    status = data.coordinator.data.status if data.coordinator.data else None
+    _check_slot(status, ams_id, tray_id)
+    tray = status.tray(ams_id, tray_id) if status is not None else None
     try:
         spool = await data.hub.filaman.spool(filaman_spool_id)
         statuses = {status.id: status.key for status in await data.hub.filaman.spool_statuses()}
         if spool.status_id is not None and statuses.get(spool.status_id) == "archived":
             raise validation_error("spool_archived", spool=str(filaman_spool_id))
-        twin = await _linked_bambuddy_spool(entry, filaman_spool_id)
+        try:
+            twin = await _twin_for_slot(entry, filaman_spool_id, tray)
+        except _RfidSlotTaken:
+            twin = None
         if twin is None:
-            # Not in Bambuddy yet (new in FilaMan since the last sync): sync, then look again.
+            # Not in Bambuddy yet (new in FilaMan since the last sync), or Bambuddy's own RFID
+            # spool not adopted yet: sync, then look again.
             await data.hub.runner.sync(reason="assign_spool")
-            twin = await _linked_bambuddy_spool(entry, filaman_spool_id)
+            try:
+                twin = await _twin_for_slot(entry, filaman_spool_id, tray)
+            except _RfidSlotTaken as taken:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="rfid_slot_taken",
+                    translation_placeholders={
+                        "slot": slot_label(ams_id, tray_id),
+                        "holder": str(taken.holder.id) if taken.holder else "—",
+                        "tag": taken.tag,
+                        "spool": str(filaman_spool_id),
+                    },
+                ) from None
         if twin is None:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -88,6 +142,7 @@ async def async_assign_spool(call: ServiceCall) -> ServiceResponse:
         raise validation_error("assignment_rejected", error=err.detail or str(err)) from err
     except ApiError as err:
         raise api_error(err) from err
+    data.coordinator.async_note_own_assignment((ams_id, tray_id), twin.id, filaman_spool_id)
     # Answer with the slot entities already showing the new spool.
     await data.coordinator.async_refresh_assignments()
     return {
@@ -112,6 +167,7 @@ async def async_unassign_spool(call: ServiceCall) -> ServiceResponse:
         raise validation_error("no_assignment", ams_id=str(ams_id), tray_id=str(tray_id)) from err
     except ApiError as err:
         raise api_error(err) from err
+    data.coordinator.async_forget_own_assignment((ams_id, tray_id))
     await data.coordinator.async_refresh_assignments()
     response: dict[str, Any] = {"ams_id": ams_id, "tray_id": tray_id, "unassigned": True}
     return response

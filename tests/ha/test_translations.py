@@ -24,7 +24,19 @@ COMPONENT = ROOT / "custom_components" / "filaman_bambuddy"
 PLACEHOLDER = re.compile(r"{(\w+)}")
 # An exception's translation_domain=DOMAIN, translation_key="…", or the services' _error("…").
 EXCEPTION_KEY = re.compile(r'(?:translation_domain=DOMAIN,\s*translation_key=|_error\()\s*"(\w+)"')
-ISSUE_PLACEHOLDERS = {"printer", "bambuddy_url"}
+# The placeholders each kind of issue is raised with (repairs.py).
+SETUP_PLACEHOLDERS = {"printer", "bambuddy_url"}
+RFID_PLACEHOLDERS = {"tag", "filaman_spools", "bambuddy_spools"}
+ISSUE_PLACEHOLDERS = {
+    repairs.ISSUE_SPOOLMAN_MODE: SETUP_PLACEHOLDERS,
+    repairs.ISSUE_PLUGIN_ACTIVE: SETUP_PLACEHOLDERS,
+    repairs.ISSUE_AUTH_DISABLED: SETUP_PLACEHOLDERS,
+    repairs.ISSUE_UNREACHABLE: SETUP_PLACEHOLDERS,
+    repairs.ISSUE_UNLINKED_USAGE: {"printer", "grams", "prints", "bambuddy_spool", "slot"},
+    repairs.ISSUE_RFID_SHARED_TAG: RFID_PLACEHOLDERS,
+    repairs.ISSUE_RFID_MATERIAL_MISMATCH: RFID_PLACEHOLDERS,
+    repairs.ISSUE_RFID_HELD_BY_OTHER: RFID_PLACEHOLDERS,
+}
 
 
 def load(name: str) -> dict[str, Any]:
@@ -78,10 +90,11 @@ def test_every_exception_key_exists() -> None:
 def test_every_issue_key_exists() -> None:
     issues = load("strings.json")["issues"]
     kinds = {value for name, value in vars(repairs).items() if name.startswith("ISSUE_")}
-    assert kinds == set(issues)
+    assert kinds == set(issues) == set(ISSUE_PLACEHOLDERS)
+    assert set(repairs.RFID_CONFLICT_ISSUES.values()) <= kinds
     for kind, texts in issues.items():
-        for text in texts.values():
-            assert set(PLACEHOLDER.findall(text)) <= ISSUE_PLACEHOLDERS, kind
+        for path, text in tree(texts).items():
+            assert set(PLACEHOLDER.findall(text)) <= ISSUE_PLACEHOLDERS[kind], (kind, path)
 
 
 def test_services_yaml_and_strings_agree() -> None:
