@@ -1,7 +1,9 @@
 """Chaos soak: 200 prints on two printers while servers, sockets and the entries misbehave.
 
-At the end every gram Bambuddy logged for a linked spool was debited in FilaMan exactly once,
-Bambuddy's inventory matches FilaMan, and unloading leaves no task or socket behind.
+One slot of each printer holds a Bambu RFID spool that Bambuddy created by itself (world.py).
+At the end every gram Bambuddy logged was debited in FilaMan exactly once (every spool ends up
+linked, the RFID ones by adoption), each RFID tag has one active Bambuddy spool, Bambuddy's
+inventory matches FilaMan, and unloading leaves no task or socket behind.
 Seed: ``CHAOS_SEED`` or random (printed). Marked slow (``script/test --fast`` skips it).
 """
 
@@ -35,7 +37,7 @@ from custom_components.filaman_bambuddy.consumption.processor import Consumption
 from custom_components.filaman_bambuddy.hub import DATA_HUBS
 from simulators.bambuddy import slots
 
-from .world import SLOTS, START_REMAINING_G, World, chaos_world
+from .world import RFID_SLOT, SLOTS, START_REMAINING_G, World, chaos_world
 
 PRINTS = 200
 RELOAD_AT = (70, 140)  # print numbers after which Home Assistant reloads both entries
@@ -205,7 +207,8 @@ async def test_chaos_soak(
             world.loaded[printer_id] = {}
             for ams_id, tray_id in SLOTS:
                 filaman_id = next(spools)
-                world.bambuddy.set_tray(printer_id, ams_id, tray_id, tray_type="PLA")
+                if (ams_id, tray_id) != RFID_SLOT:  # the RFID spool is in since the start
+                    world.bambuddy.set_tray(printer_id, ams_id, tray_id, tray_type="PLA")
                 slots.assign_spool(
                     world.bambuddy,
                     twin_of(world, filaman_id),  # type: ignore[arg-type]
@@ -242,6 +245,15 @@ async def test_chaos_soak(
 
         # --- no gram lost, none twice ---------------------------------------------------
         links = link_map(world)
+        # Every row is a linked spool's: the RFID spools Bambuddy created were adopted.
+        assert {row.spool_id for row in world.bambuddy.db.usage} <= links.keys()
+        for filaman_id, tray_uuid in world.rfid.items():
+            holders = [
+                spool
+                for spool in world.bambuddy.db.spools.values()
+                if spool.archived_at is None and spool.fields.get("tray_uuid") == tray_uuid
+            ]
+            assert [links.get(spool.id) for spool in holders] == [filaman_id], holders
         expected: dict[int, float] = defaultdict(float)
         linked_rows = 0
         for row in world.bambuddy.db.usage:

@@ -1112,6 +1112,19 @@ async def test_seed_demo(sim: BambuddySimulator, http: aiohttp.ClientSession) ->
     assert {"PLA", "PETG", "ABS", None} <= types
     assert status["vt_tray"][0]["tray_type"] == "PLA"
     assert_rest(f"{API}/printers/{{printer_id}}/status", "get", status, "printer_status.json")
+    # A1 holds a Bambu RFID spool: Bambuddy created and assigned its own spool, as by default.
+    (auto,) = await get_json(http, f"{API}/inventory/spools")
+    assert (auto["data_origin"], auto["tag_uid"], auto["note"]) == (
+        "rfid_auto",
+        "04A17C9B445566",
+        None,
+    )
+    (assignment,) = await get_json(http, f"{API}/inventory/assignments")
+    assert (assignment["ams_id"], assignment["tray_id"], assignment["spool_id"]) == (
+        0,
+        0,
+        auto["id"],
+    )
 
 
 def test_now_is_naive_utc() -> None:
