@@ -198,3 +198,56 @@ def test_finished_entries_are_pruned_unfinished_never() -> None:
     ledger.ingest(rows, now=T0)
     assert len(ledger.entries) == KEEP_FINISHED + 1
     assert ledger.unfinished()[0].usage_id == 1
+
+
+def test_awaiting_link_holds_grams_until_linked_once() -> None:
+    ledger = Ledger(PRINTER, cursor=0)
+    first, second, other = ledger.ingest([row(1, 8), row(2, 8), row(3, 9)], now=T0).new_entries
+    for entry in (first, second, other):
+        ledger.mark_awaiting_link(entry.key)
+    assert entry.finished  # not the queue's business, yet never pruned (below)
+    assert {bid: [e.usage_id for e in group] for bid, group in ledger.awaiting_links().items()} == {
+        8: [1, 2],
+        9: [3],
+    }
+    moved = ledger.link_awaiting(8, 42)
+    assert [(e.usage_id, e.state, e.filaman_spool_id) for e in moved] == [
+        (1, EntryState.PENDING, 42),
+        (2, EntryState.PENDING, 42),
+    ]
+    assert ledger.spool_map[8] == 42
+    assert ledger.link_awaiting(8, 42) == []  # asking twice queues nothing twice
+    assert [e.usage_id for e in ledger.dismiss_awaiting(9)] == [3]
+    assert (other.state, other.reason) == (EntryState.SKIPPED, "dismissed")
+    with pytest.raises(TransitionError):
+        ledger.mark_awaiting_link(other.key)
+
+
+def test_awaiting_entries_are_never_pruned() -> None:
+    ledger = Ledger(PRINTER, cursor=0)
+    (held,) = ledger.ingest([row(1, 8)], now=T0).new_entries
+    ledger.mark_awaiting_link(held.key)
+    rows = [row(n, 9) for n in range(2, KEEP_FINISHED + 10)]
+    for entry in ledger.ingest(rows, now=T0).new_entries:
+        ledger.mark_skipped(entry.key, "test")
+    assert held.key in ledger.entries
+
+
+@pytest.mark.parametrize("reason", ["unlinked", "filaman_spool_not_found", "rejected: HTTP 422"])
+def test_grams_an_older_version_skipped_become_recoverable(reason: str) -> None:
+    ledger = Ledger(PRINTER, cursor=0)
+    (entry,) = ledger.ingest([row(1, 8)], now=T0).new_entries
+    ledger.mark_skipped(entry.key, reason)
+    restored = Ledger.from_dict(json.loads(json.dumps(ledger.to_dict())), PRINTER)
+    assert restored.entries[entry.key].state is EntryState.AWAITING_LINK
+    assert list(restored.awaiting_links()) == [8]
+
+
+def test_a_dismissal_stays_a_dismissal() -> None:
+    ledger = Ledger(PRINTER, cursor=0)
+    (entry,) = ledger.ingest([row(1, 8)], now=T0).new_entries
+    ledger.mark_awaiting_link(entry.key)
+    ledger.dismiss_awaiting(8)
+    restored = Ledger.from_dict(json.loads(json.dumps(ledger.to_dict())), PRINTER)
+    assert restored.entries[entry.key].state is EntryState.SKIPPED
+    assert restored.awaiting_links() == {}

@@ -425,17 +425,24 @@ async def test_stored_link_survives_spool_deletion(world: World) -> None:
     assert world.remaining(world.fspool_b) == FULL - 3.0
 
 
-async def test_missing_filaman_spool_is_skipped(world: World) -> None:
+async def test_usage_of_a_deleted_filaman_spool_is_held_for_another(world: World) -> None:
+    """FilaMan spool 999 is gone: the grams wait for a link, and never bounce back onto 999."""
     await world.bambuddy.patch_spool(world.bspool_a, {"note": "filaman:999"})
     processor = world.processor()
     await processor.start()
     await processor.wait_idle()
     await world.bsim.run_print(world.printer_id, grams={(0, 0): 4.0, (0, 1): 1.0})
     await settle(processor)
+    await settle(processor)  # the note still names 999: not a link to act on
     reasons = {e.bambuddy_spool_id: (e.state, e.reason) for e in processor.entries()}
-    assert reasons[world.bspool_a] == (EntryState.SKIPPED, "filaman_spool_not_found")
+    assert reasons[world.bspool_a] == (EntryState.AWAITING_LINK, None)
     assert reasons[world.bspool_b] == (EntryState.DONE, None)
     assert world.deltas(world.fspool_b) == [-1.0]
+    assert processor.awaiting_link_grams == 4.0
+    assert sum(1 for m, p in world.fsim.request_log if "/spools/999/" in p) == 1
+    assert await processor.link_spool(world.bspool_a, world.fspool_a) == 4.0
+    await drained(processor)
+    assert world.deltas(world.fspool_a) == [-4.0]
 
 
 async def test_permission_denied_keeps_the_grams_owed(world: World) -> None:
@@ -457,17 +464,22 @@ async def test_permission_denied_keeps_the_grams_owed(world: World) -> None:
     assert world.deltas(world.fspool_a) == [-4.0]
 
 
-async def test_rejected_debit_is_skipped(world: World) -> None:
+async def test_rejected_debit_is_held_until_the_user_decides(world: World) -> None:
     processor = world.processor()
     await processor.start()
     await processor.wait_idle()
     world.fsim.fail_next("POST", r"/consumptions$", status=422)
     await world.bsim.run_print(world.printer_id, grams={(0, 0): 4.0})
     await settle(processor)
+    await settle(processor)  # not sent again on its own: FilaMan refused that spool
     (entry,) = processor.entries()
-    assert entry.state is EntryState.SKIPPED
-    assert entry.reason is not None
-    assert entry.reason.startswith("rejected")
+    assert entry.state is EntryState.AWAITING_LINK
+    assert world.posts() == 1
+    # The user links it again (same spool, FilaMan accepts now): debited once.
+    assert await processor.link_spool(world.bspool_a, world.fspool_a) == 4.0
+    await drained(processor)
+    assert world.deltas(world.fspool_a) == [-4.0]
+    assert world.posts() == 2
 
 
 async def test_blocked_mode_skips_and_advances_without_later_replay(world: World) -> None:

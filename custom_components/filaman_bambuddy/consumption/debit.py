@@ -19,8 +19,9 @@ FilaMan has no idempotency key, so the guarantees are kept here:
   spool could otherwise merge into the same aggregated FilaMan event and be
   mistaken for the earlier one during reconciliation.
 * **Never lost silently.** Usage booked to a Bambuddy spool no FilaMan spool is
-  linked to (Bambuddy's own RFID spool, say) is held as ``awaiting_link``, with one
-  warning; each run looks again whether that spool got linked (by the sync adopting
+  linked to (Bambuddy's own RFID spool, say), or linked to one that was deleted or
+  refuses the debit, is held as ``awaiting_link``, with one warning; each run looks
+  again whether that spool got linked to a usable FilaMan spool (by the sync adopting
   it, or by the user through the repair issue) and then queues the grams, once.
 """
 
@@ -74,6 +75,9 @@ class Debiter:
         self._clock = clock
         self._on_debit = on_debit
         self.last_debit: DebitRecord | None = None
+        # FilaMan spools that answered 404 or refused a debit in this run of Home Assistant:
+        # a note still naming one is no link (the held grams would only bounce again).
+        self._unusable: set[int] = set()
 
     async def send_queue(self) -> None:
         """Finish the unfinished entries in order, stopping at the first that cannot.
@@ -93,11 +97,12 @@ class Debiter:
                 filaman_id = self._book.ledger.spool_map.get(bambuddy_id)
             except ApiError as err:
                 raise self._problems.fail("reading the Bambuddy spool", err) from None
-            if filaman_id is not None:
+            if filaman_id is not None and filaman_id not in self._unusable:
                 await self.link(bambuddy_id, filaman_id)
 
     async def link(self, bambuddy_id: int, filaman_id: int) -> list[LedgerEntry]:
         """Queue what waits for ``bambuddy_id`` onto ``filaman_id`` and save it."""
+        self._unusable.discard(filaman_id)  # the user chose it: try it again
         moved = self._book.ledger.link_awaiting(bambuddy_id, filaman_id)
         if moved:
             _LOGGER.info(
@@ -116,7 +121,7 @@ class Debiter:
         if entry.filaman_spool_id is None:
             filaman_id = await self._link(entry)
             if filaman_id is None:
-                await self._hold_for_link(entry)
+                await self._hold_for_link(entry, SkipReason.UNLINKED)
                 return
             self._book.ledger.resolve_spool(entry.key, filaman_id)
         spool_id = entry.filaman_spool_id
@@ -137,20 +142,21 @@ class Debiter:
             raise Transient("ledger save failed")
         await self._post(entry, spool_id)
 
-    async def _hold_for_link(self, entry: LedgerEntry) -> None:
-        """No FilaMan spool to debit: keep the grams owed until the spool is linked."""
+    async def _hold_for_link(self, entry: LedgerEntry, why: SkipReason) -> None:
+        """No usable FilaMan spool to debit: keep the grams owed until one is linked."""
         if entry.bambuddy_spool_id is None:
             # A legacy print_complete for a slot without a spool: nothing could ever link it.
-            await self._skip(entry, SkipReason.UNLINKED.value)
+            await self._skip(entry, why.value)
             return
         self._problems.warn_once(
-            f"unlinked:{entry.bambuddy_spool_id}",
-            "Printer %s: Bambuddy booked %s g of %s to its spool %s, which is not linked to a "
+            f"hold:{entry.bambuddy_spool_id}",
+            "Printer %s: Bambuddy booked %s g of %s to its spool %s, which is not linked to %s "
             "FilaMan spool; the grams are held until it is (see Settings → Repairs)",
             self._printer_id,
             entry.grams,
             entry.print_name or "a print",
             entry.bambuddy_spool_id,
+            "a" if why is SkipReason.UNLINKED else "a usable",
         )
         self._book.ledger.mark_awaiting_link(entry.key)
         await self._book.save()
@@ -216,7 +222,8 @@ class Debiter:
             raise self._problems.fail("debiting FilaMan", err) from None
         except RejectedError as err:
             _LOGGER.warning("FilaMan rejected debit %s: %s", entry.key, err.detail)
-            await self._skip(entry, f"{SkipReason.REJECTED.value}: {err.detail}")
+            self._unusable.add(spool_id)
+            await self._hold_for_link(entry, SkipReason.REJECTED)
             return
         except ApiError as err:
             # 5xx or an unreadable answer: it may have been applied; reconcile later.
@@ -253,11 +260,13 @@ class Debiter:
     async def _skip_missing_spool(self, entry: LedgerEntry, spool_id: int) -> None:
         self._problems.warn_once(
             f"missing:{spool_id}",
-            "FilaMan spool %s does not exist; usage %s recorded as skipped",
+            "FilaMan spool %s does not exist (deleted?); its usage %s is held until its Bambuddy "
+            "spool is linked to another FilaMan spool",
             spool_id,
             entry.key,
         )
-        await self._skip(entry, SkipReason.FILAMAN_SPOOL_NOT_FOUND.value)
+        self._unusable.add(spool_id)
+        await self._hold_for_link(entry, SkipReason.FILAMAN_SPOOL_NOT_FOUND)
 
     async def _skip(self, entry: LedgerEntry, reason: str) -> None:
         self._book.ledger.mark_skipped(entry.key, reason)

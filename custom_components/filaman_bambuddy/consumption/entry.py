@@ -35,6 +35,10 @@ class SkipReason(StrEnum):
     """The user said grams held for an unlinked spool are not FilaMan's."""
 
 
+# Why an older version skipped grams that a link to a FilaMan spool can still place.
+RECOVERABLE_SKIPS = frozenset(
+    {SkipReason.UNLINKED, SkipReason.FILAMAN_SPOOL_NOT_FOUND, SkipReason.REJECTED}
+)
 # Sent by the debit queue.
 UNFINISHED = frozenset({EntryState.PENDING, EntryState.IN_FLIGHT})
 # Grams still owed to FilaMan: never pruned from the ledger.
@@ -108,7 +112,7 @@ class LedgerEntry:
         reason = data.get("reason")
         if (
             state is EntryState.SKIPPED
-            and reason == SkipReason.UNLINKED
+            and str(reason or "").split(":", 1)[0] in RECOVERABLE_SKIPS
             and data.get("bambuddy_spool_id") is not None
         ):
             # Saved by a version that dropped such grams: they become recoverable.

@@ -345,13 +345,15 @@ class Ledger:
         self._prune()
 
     def mark_awaiting_link(self, key: str) -> None:
-        """No FilaMan spool for the entry's Bambuddy spool: hold the grams until one is linked."""
+        """No usable FilaMan spool for the entry's Bambuddy spool (none linked, or the linked
+        one is gone or refused the debit): hold the grams until another is linked."""
         entry = self._get(key, UNFINISHED)
         if entry.bambuddy_spool_id is None:
             raise TransitionError(f"{key}: no Bambuddy spool a link could name")
         entry.state = EntryState.AWAITING_LINK
         entry.reason = None
         entry.probe = None
+        entry.filaman_spool_id = None
 
     def link_awaiting(self, bambuddy_spool_id: int, filaman_spool_id: int) -> list[LedgerEntry]:
         """Queue the grams held for ``bambuddy_spool_id`` onto ``filaman_spool_id``.
