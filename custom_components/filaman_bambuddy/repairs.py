@@ -321,11 +321,7 @@ class UnlinkedUsageRepairFlow(RepairsFlow):
             spools = {
                 spool.id: spool for spool in await data.hub.filaman.spools(include_archived=False)
             }
-            bambuddy_spool: BambuddySpool | None = await data.hub.bambuddy.spool(
-                self._bambuddy_spool_id
-            )
-        except NotFoundError:
-            bambuddy_spool = None
+            bambuddy_spool = await self._bambuddy_spool(entry)
         except ApiError:
             return self.async_abort(reason="cannot_connect")
         if not spools:
@@ -352,6 +348,13 @@ class UnlinkedUsageRepairFlow(RepairsFlow):
             errors=errors,
             description_placeholders=self._placeholders(entry),
         )
+
+    async def _bambuddy_spool(self, entry: FilamanBambuddyConfigEntry) -> BambuddySpool | None:
+        """The spool the grams were booked to; ``None`` when deleted in Bambuddy since."""
+        try:
+            return await entry.runtime_data.hub.bambuddy.spool(self._bambuddy_spool_id)
+        except NotFoundError:
+            return None
 
     async def async_step_dismiss(
         self, user_input: dict[str, Any] | None = None

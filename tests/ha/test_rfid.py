@@ -334,3 +334,81 @@ async def test_assignment_bambuddy_undoes_is_shown_and_logged_once(
     assert len(undone) == 1
     assert f"FilaMan spool {plain}" in undone[0].getMessage()
     await unload(hass, entry)
+
+
+async def start_fix_flow(hass: HomeAssistant) -> tuple[Any, Any]:
+    """The repairs flow manager and the first step of the (only) unlinked-usage fix flow."""
+    (issue,) = unlinked_issues(hass)
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    return manager, await manager.async_init(DOMAIN, data={"issue_id": issue.issue_id})
+
+
+async def held_grams(hass: HomeAssistant, servers: Servers) -> MockConfigEntry:
+    """The RFID spool (unlinked) printed 8 g: held, with its repair issue."""
+    assert await async_setup_component(hass, "repairs", {})
+    load_rfid_spool(servers)
+    entry = await set_up(hass, servers)
+    await print_on_slot(hass, servers, entry, 8.0, "Held")
+    return entry
+
+
+async def test_fix_flow_says_what_went_wrong_and_changes_nothing(
+    hass: HomeAssistant, servers: Servers
+) -> None:
+    entry = await held_grams(hass, servers)
+    manager, flow = await start_fix_flow(hass)
+    flow_id = flow["flow_id"]
+    form = await manager.async_configure(flow_id, {"next_step_id": "link"})
+    gone = servers.spool_ids[0]
+    servers.filaman.state.spools.pop(gone)  # deleted in FilaMan while the form was open
+    form = await manager.async_configure(flow_id, {"filaman_spool": str(gone)})
+    assert form["errors"] == {"filaman_spool": "unknown_spool"}
+    servers.filaman.down = True
+    form = await manager.async_configure(flow_id, {"filaman_spool": str(servers.spool_ids[1])})
+    assert form["type"] == "abort"
+    assert form["reason"] == "cannot_connect"
+    servers.filaman.down = False
+    assert entry.runtime_data.consumption.awaiting_link_grams == 8.0
+    assert len(unlinked_issues(hass)) == 1
+    await unload(hass, entry)
+    _manager, flow = await start_fix_flow(hass)
+    assert (flow["type"], flow["reason"]) == ("abort", "entry_not_loaded")
+
+
+async def test_fix_flow_links_a_spool_bambuddy_deleted_since(
+    hass: HomeAssistant, servers: Servers
+) -> None:
+    entry = await held_grams(hass, servers)
+    (auto,) = active_holders(servers)
+    del servers.bambuddy.db.spools[auto]
+    for assignment in list(servers.bambuddy.db.assignments.values()):
+        if assignment.spool_id == auto:
+            del servers.bambuddy.db.assignments[assignment.id]
+    manager, flow = await start_fix_flow(hass)
+    form = await manager.async_configure(flow["flow_id"], {"next_step_id": "link"})
+    (field,) = form["data_schema"].schema
+    assert not callable(field.default)  # no spool to compare with, so nothing preselected
+    target = servers.spool_ids[1]
+    done = await manager.async_configure(flow["flow_id"], {"filaman_spool": str(target)})
+    assert done["type"] == "create_entry"
+    await wait_for(lambda: remaining(servers, target) == 992.0)
+    await unload(hass, entry)
+
+
+async def test_removing_the_entry_removes_its_issues(hass: HomeAssistant, servers: Servers) -> None:
+    entry = await held_grams(hass, servers)
+    assert len(unlinked_issues(hass)) == 1
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert unlinked_issues(hass) == []
+
+
+async def test_no_filaman_spools_to_link_to(hass: HomeAssistant, servers: Servers) -> None:
+    entry = await held_grams(hass, servers)
+    for spool_id in servers.spool_ids:
+        servers.filaman.archive_spool(spool_id)
+    manager, flow = await start_fix_flow(hass)
+    form = await manager.async_configure(flow["flow_id"], {"next_step_id": "link"})
+    assert (form["type"], form["reason"]) == ("abort", "no_filaman_spools")
+    await unload(hass, entry)

@@ -439,3 +439,92 @@ async def test_bambuddy_down_reports_failure_without_writes(
     assert result.writes == 0
     assert runner.linked_count is None
     assert len(runner.filaman_spools) == 2
+
+
+# --- Bambuddy's own RFID spools ------------------------------------------------------------
+
+RFID_TAG = "A1B2C3D4E5F60708"
+
+
+def rfid_world(filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator) -> tuple[int, int]:
+    """(FilaMan spool with the tag, Bambuddy's rfid_auto spool in A1 of a new printer)."""
+    maker = filaman_sim.add_manufacturer("Bambu Lab")
+    filament = filaman_sim.add_filament(maker, "PLA", "Basic", color_hex="#00AE42")
+    spool = filaman_sim.add_spool(filament, rfid_uid=RFID_TAG)
+    printer_id = bambuddy_sim.add_printer("Workshop")
+    bambuddy_sim.set_tray(
+        printer_id, 0, 0, tray_type="PLA", tray_color="00AE42FF", tag_uid=RFID_TAG,
+        tray_uuid="0123456789ABCDEF0123456789ABCDEF",
+    )  # fmt: skip
+    (auto,) = bambuddy_sim.db.spools
+    return spool, auto
+
+
+async def test_rfid_spool_is_adopted_once_and_counted(
+    runner: InventorySyncRunner, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
+) -> None:
+    spool, auto = rfid_world(filaman_sim, bambuddy_sim)
+    result = await runner.sync(reason="test")
+    assert (result.created, result.updated, result.adopted, result.linked) == (0, 1, 1, 1)
+    assert bambuddy_sim.db.spools[auto].fields["note"] == f"filaman:{spool}"
+    assert bambuddy_sim.db.spools[auto].fields["weight_locked"] is True
+    again = await runner.sync(reason="again")
+    assert (again.writes, again.adopted) == (0, 0)
+
+
+async def test_surplus_twin_archive_failure_is_retried_not_deleted(
+    runner: InventorySyncRunner, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
+) -> None:
+    spool, auto = rfid_world(filaman_sim, bambuddy_sim)
+    twin = bambuddy_sim.add_spool(material="PLA", tag_uid=RFID_TAG, note=f"filaman:{spool}").id
+    bambuddy_sim.fail_next("POST", r"/archive$", 500)
+    failed = await runner.sync(reason="test")
+    assert (failed.failed, failed.archived, failed.status) == (1, 0, "partial")
+    assert bambuddy_sim.db.spools[twin].archived_at is None
+    healed = await runner.sync(reason="retry")
+    assert (healed.archived, healed.status) == (1, "success")
+    assert bambuddy_sim.db.spools[twin].archived_at is not None
+    assert bambuddy_sim.db.spools[auto].fields["note"] == f"filaman:{spool}"
+
+
+async def test_surplus_twin_gone_before_its_archive_is_no_failure(
+    runner: InventorySyncRunner, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
+) -> None:
+    spool, _auto = rfid_world(filaman_sim, bambuddy_sim)
+    bambuddy_sim.add_spool(material="PLA", tag_uid=RFID_TAG, note=f"filaman:{spool}")
+    bambuddy_sim.fail_next("POST", r"/archive$", 404, body={"detail": "Spool not found"})
+    result = await runner.sync(reason="test")
+    assert (result.failed, result.archived, result.status) == (0, 0, "success")
+
+
+async def test_no_merge_while_assignments_cannot_be_read(
+    runner: InventorySyncRunner, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
+) -> None:
+    spool, auto = rfid_world(filaman_sim, bambuddy_sim)
+    twin = bambuddy_sim.add_spool(material="PLA", tag_uid=RFID_TAG, note=f"filaman:{spool}").id
+    bambuddy_sim.fail_next("GET", r"/inventory/assignments$", 500)
+    result = await runner.sync(reason="test")
+    assert (result.archived, result.adopted) == (0, 0)
+    assert bambuddy_sim.db.spools[auto].fields["note"] is None  # not guessed without the slots
+    assert bambuddy_sim.db.spools[twin].archived_at is None
+
+
+async def test_a_tag_conflict_is_reported_once_and_clears(
+    runner: InventorySyncRunner,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    spool, _auto = rfid_world(filaman_sim, bambuddy_sim)
+    other = filaman_sim.add_spool(filaman_sim.state.spools[spool].filament_id)
+    filaman_sim.state.spools[other].rfid_uid = RFID_TAG.lower()  # the same tag, another form
+    first = await runner.sync(reason="test")
+    second = await runner.sync(reason="again")
+    assert (
+        [c.kind for c in first.tag_conflicts]
+        == [c.kind for c in second.tag_conflicts]
+        == ["shared_tag"]
+    )
+    assert sum("RFID tag" in r.getMessage() for r in caplog.records) == 1
+    filaman_sim.state.spools[other].rfid_uid = None
+    assert (await runner.sync(reason="fixed")).tag_conflicts == ()

@@ -79,7 +79,7 @@ class _Tally:
     failed: int = 0
     adopted: int = 0
     archived: int = 0
-    created_links: set[int] = field(default_factory=set)
+    new_links: set[int] = field(default_factory=set)
     deleted_ids: set[int] = field(default_factory=set)
 
 
@@ -257,7 +257,7 @@ class SyncRun:
             for spool in actual
             if spool.filaman_id is not None and spool.id not in tally.deleted_ids
         }
-        return len(links | tally.created_links)
+        return len(links | tally.new_links)
 
     # --- writing ----------------------------------------------------------------------
 
@@ -295,7 +295,7 @@ class SyncRun:
             self._failed(tally, f"create for FilaMan spool {op.filaman_id}", err)
             return
         tally.created += 1
-        tally.created_links.add(op.filaman_id)
+        tally.new_links.add(op.filaman_id)
 
     async def _update(self, op: SpoolUpdate, tally: _Tally) -> None:
         try:
@@ -311,6 +311,7 @@ class SyncRun:
         tally.updated += 1
         if op.adopt:
             tally.adopted += 1
+            tally.new_links.add(op.filaman_id)
             _LOGGER.info(
                 "Bambuddy spool %s holds the RFID tag of FilaMan spool %s: linked it",
                 op.bambuddy_id,
