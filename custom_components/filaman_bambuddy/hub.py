@@ -63,6 +63,8 @@ class BambuddyHub:
         self._live_task: asyncio.Task[None] | None = None
         self._closing = False
         self._remove_inventory_listener = self.live.add_listener(self._on_event)
+        bambuddy.on_key_rejected(self._key_rejected)
+        filaman.on_key_rejected(self._key_rejected)
 
     @callback
     def start(self) -> None:
@@ -78,6 +80,12 @@ class BambuddyHub:
         """Call ``listener`` when Bambuddy rejects the API key (it starts a reauth flow)."""
         self._auth_failed_listeners.append(listener)
         return lambda: self._auth_failed_listeners.remove(listener)
+
+    @callback
+    def _key_rejected(self) -> None:
+        """A server answered 401 to one of our requests: ask the user for a new key."""
+        for listener in list(self._auth_failed_listeners):
+            listener()
 
     @callback
     def _on_event(self, event: WsEvent) -> None:
@@ -96,8 +104,7 @@ class BambuddyHub:
                 await self.live.run()
             except AuthenticationError:
                 _LOGGER.warning("Bambuddy rejected the API key; please re-authenticate")
-                for listener in list(self._auth_failed_listeners):
-                    listener()
+                self._key_rejected()
                 return
             except Exception:
                 _LOGGER.exception("Bambuddy live session stopped unexpectedly; restarting")
@@ -108,6 +115,8 @@ class BambuddyHub:
         """Stop everything this hub started; nothing is left running."""
         self._closing = True
         self._remove_inventory_listener()
+        self.bambuddy.on_key_rejected(None)
+        self.filaman.on_key_rejected(None)
         await self.watcher.stop()
         await self.runner.close()
         await self.live.close()

@@ -66,6 +66,7 @@ class ControlApi:
             web.post(f"{prefix}/spoolman", self.set_spoolman_mode),
             web.post(f"{prefix}/auth", self.set_auth),
             web.post(f"{prefix}/api-keys", self.create_api_key),
+            web.post(f"{prefix}/api-keys/revoke", self.revoke_api_key),
             web.get(f"{prefix}/requests", self.request_log),
             web.delete(f"{prefix}/requests", self.clear_request_log),
         ]
@@ -189,6 +190,12 @@ class ControlApi:
             key=body.get("key"),
         )
         return _ok(key=key)
+
+    async def revoke_api_key(self, request: web.Request) -> web.Response:
+        """Disable a key (`{"key": "bb_…"}`), as deleting it in Bambuddy's UI does."""
+        body = await _body(request)
+        self.sim.revoke_api_key(str(body["key"]))
+        return _ok()
 
     async def request_log(self, request: web.Request) -> web.Response:
         return web.json_response([list(entry) for entry in self.sim.request_log])

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from . import serialize as ser
-from .auth import KeyRing
+from .auth import KeyRing, parse_token
 from .control import control_routes
 from .demo import seed_demo
 from .errors import ApiError
@@ -216,6 +216,12 @@ class FilamanSimulator:
 
     def create_api_key(self, role: str = "user", superadmin: bool = False) -> str:
         return self.keys.create_key(role, superadmin)
+
+    def revoke_api_key(self, token: str) -> None:
+        """Delete a key, as its owner does in FilaMan's settings (the next request is a 401)."""
+        parsed = parse_token(token)
+        if parsed is not None:
+            self.keys.keys.pop(parsed[0], None)
 
     def register_api_key(self, token: str, role: str = "user") -> None:
         """Accept a fixed token `uak.<id>.<secret>` (CLI --api-key) for a new user."""

@@ -83,6 +83,25 @@ async def test_rejected_websocket_handshake_starts_reauth(
     assert state_of(hass, loaded_entry, "online").state == STATE_UNAVAILABLE
 
 
+@pytest.mark.parametrize("server", ["bambuddy", "filaman"])
+async def test_a_key_rejected_by_any_request_starts_reauth_at_once(
+    hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry, server: str
+) -> None:
+    """A revoked key is noticed by the next sync, not only at the next WebSocket token."""
+    if server == "bambuddy":
+        servers.bambuddy.revoke_api_key(servers.bambuddy_key)
+    else:
+        servers.filaman.revoke_api_key(servers.filaman_key)
+    await loaded_entry.runtime_data.hub.runner.sync(reason="test")
+    await hass.async_block_till_done()
+    flows = [
+        flow["context"]["entry_id"]
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == "reauth"
+    ]
+    assert flows == [loaded_entry.entry_id]
+
+
 async def test_ams_unit_plugged_in_and_out(
     hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
 ) -> None:

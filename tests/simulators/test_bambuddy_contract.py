@@ -1086,6 +1086,8 @@ async def test_http_controls(sim: BambuddySimulator, http: aiohttp.ClientSession
     await control("POST", "/spoolman", {"enabled": False})
     key = (await control("POST", "/api-keys", {"name": "demo"}))["key"]
     assert key in sim.db.api_keys
+    await control("POST", "/api-keys/revoke", {"key": key})
+    assert not sim.db.api_keys[key].is_valid()
     await control("POST", "/fault", {"path_regex": "/health", "status": 502})
     async with http.get("/health") as response:
         assert (response.status, await response.text()) == (502, "Bad Gateway")

@@ -216,6 +216,8 @@ class JsonHttp:
         self.timeout = aiohttp.ClientTimeout(total=request_timeout)
         self.service = service
         self.secrets = tuple(secret for secret in secrets if secret)
+        self.on_key_rejected: Callable[[], None] | None = None
+        """Called when the server answers 401: the key was revoked or changed."""
 
     def url(self, path: str) -> URL:
         return api_url(self.base_url, path)
@@ -288,11 +290,15 @@ class JsonHttp:
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
-                return _Answer(response.status, body, response.get_encoding(), what)
+                answer = _Answer(response.status, body, response.get_encoding(), what)
         except (aiohttp.ClientError, TimeoutError) as err:
             failure = connection_error(err, what)
             _LOGGER.debug("%s", failure)
             raise failure from None
+        if answer.status == 401 and self.on_key_rejected is not None:
+            # Whichever request notices first (a sync, a usage poll): the user is asked at once.
+            self.on_key_rejected()
+        return answer
 
     def _parse_unless_unchanged[T](
         self, answer: _Answer, parse: Callable[[Any], T], previous: Parsed[T] | None
@@ -342,6 +348,10 @@ class ApiClient:
     def base_url(self) -> URL:
         """The normalised server root (no trailing slash)."""
         return self._http.base_url
+
+    def on_key_rejected(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` whenever the server rejects the key (HTTP 401)."""
+        self._http.on_key_rejected = callback
 
     async def _get_object(self, path: str, **params: str | int) -> Mapping[str, Any]:
         return as_object(await self._http.request("GET", path, params=params), path)
