@@ -28,6 +28,8 @@ http:
 frontend:
 config:
 lovelace:
+diagnostics:
+repairs:
 
 logger:
   default: warning
