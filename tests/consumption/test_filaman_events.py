@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from custom_components.filaman_bambuddy.consumption import filaman_events
-from custom_components.filaman_bambuddy.consumption.filaman_events import spool_events_since
+from custom_components.filaman_bambuddy.consumption import debit
+from custom_components.filaman_bambuddy.consumption.debit import spool_events_since
 
 from .conftest import World
 
@@ -30,7 +30,7 @@ def event_requests(world: World) -> int:
 async def test_window_stops_at_the_first_older_event(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(filaman_events, "PAGE_SIZE", 2)
+    monkeypatch.setattr(debit, "PAGE_SIZE", 2)
     spaced_consumptions(world, 7)
     world.fsim.request_log.clear()
 
@@ -57,13 +57,13 @@ async def test_window_reaching_the_end_of_the_listing_is_complete(world: World) 
 async def test_window_larger_than_the_bound_is_incomplete(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(filaman_events, "PAGE_SIZE", 2)
-    monkeypatch.setattr(filaman_events, "MAX_EVENTS", 3)
+    monkeypatch.setattr(debit, "PAGE_SIZE", 2)
+    monkeypatch.setattr(debit, "MAX_EVENTS", 3)
     spaced_consumptions(world, 3)
     since = T0 - timedelta(days=1)
     events, complete = await spool_events_since(world.filaman, world.fspool_a, since)
     assert (len(events), complete) == (3, False)
     # Exactly the bound and nothing more in the window still counts as complete.
-    monkeypatch.setattr(filaman_events, "MAX_EVENTS", 4)  # three consumptions + "opened"
+    monkeypatch.setattr(debit, "MAX_EVENTS", 4)  # three consumptions + "opened"
     events, complete = await spool_events_since(world.filaman, world.fspool_a, since)
     assert (len(events), complete) == (4, True)

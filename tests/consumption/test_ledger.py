@@ -12,11 +12,12 @@ from custom_components.filaman_bambuddy.api.models_bambuddy import UsageRow
 from custom_components.filaman_bambuddy.consumption.ledger import (
     KEEP_FINISHED,
     EntryState,
+    EventMark,
     Ledger,
+    Probe,
     TransitionError,
     UsageHint,
 )
-from custom_components.filaman_bambuddy.consumption.reconcile import EventMark, Probe
 
 PRINTER = 3
 T0 = datetime(2026, 11, 24, 11, 42, 14, tzinfo=UTC)

@@ -20,8 +20,7 @@ from custom_components.filaman_bambuddy.consumption import (
     PastUsageRefused,
     processor as processor_module,
 )
-from custom_components.filaman_bambuddy.consumption.ledger import KEEP_FINISHED
-from custom_components.filaman_bambuddy.consumption.reconcile import Probe
+from custom_components.filaman_bambuddy.consumption.ledger import KEEP_FINISHED, Probe
 
 from .conftest import FULL, World, drained, settle
 

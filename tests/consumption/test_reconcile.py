@@ -6,12 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from custom_components.filaman_bambuddy.api.models_filaman import SpoolEvent
-from custom_components.filaman_bambuddy.consumption.reconcile import (
-    EventMark,
-    Probe,
-    landed_by_weight,
-    landed_event,
-)
+from custom_components.filaman_bambuddy.consumption.debit import landed_by_weight, landed_event
+from custom_components.filaman_bambuddy.consumption.ledger import EventMark, Probe
 
 T0 = datetime(2026, 11, 24, 11, 42, 14, tzinfo=UTC)
 NOTE = "Bambuddy: Benchy (usage #7)"

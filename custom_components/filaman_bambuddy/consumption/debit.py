@@ -1,19 +1,21 @@
-"""Sending the queued debits to FilaMan so each lands exactly once.
+"""Debiting FilaMan: one ledger entry, from its FilaMan spool to done, exactly once.
 
-FilaMan has no idempotency key, so the guarantees are kept here:
+FilaMan has no idempotency key, so the guarantees are kept here, top-down in
+:class:`Debiter`, then the helpers it uses (which FilaMan spool, did a debit land,
+the spool's recent events):
 
 * **Never zero.** An entry stays unfinished (pending/in_flight) until FilaMan
   accepted the POST; down/timeout/5xx/401/403 keep it queued and end the run with
-  :class:`~.outcomes.Transient`, retried with backoff (see :mod:`.worker`).
-  Permission errors deliberately do *not* skip (unlike 404/400): the key can be
-  fixed and the grams are still owed; ``last_error`` surfaces the problem meanwhile.
+  :class:`~.models.Transient`, retried with backoff by the processor's worker.
+  Permission errors deliberately do *not* give up: the key can be fixed and the
+  grams are still owed; ``last_error`` surfaces the problem meanwhile.
 * **Never twice into FilaMan.** Before each POST the entry is saved as
-  ``in_flight`` with a probe of the spool's consumption events (see
-  :mod:`.reconcile`); without that save nothing is sent. An in-flight entry found
-  after a crash, timeout or 5xx is reconciled against FilaMan before anything is
-  sent again. A POST whose connection never opened goes straight back to pending.
-  Reconciliation waits ``settle_time`` after the attempt (:class:`~.outcomes.Wait`),
-  because a timed-out request can still be applied by the server later.
+  ``in_flight`` with a probe of the spool's consumption events; without that save
+  nothing is sent. An in-flight entry found after a crash, timeout or 5xx is
+  reconciled against FilaMan before anything is sent again. A POST whose
+  connection never opened goes straight back to pending. Reconciliation waits
+  ``settle_time`` after the attempt (:class:`~.models.Wait`), because a timed-out
+  request can still be applied by the server later.
 * **One at a time, in order.** Entries are sent strictly in ledger order and the
   queue stops at the first one that cannot finish now: a later debit of the same
   spool could otherwise merge into the same aggregated FilaMan event and be
@@ -27,8 +29,9 @@ FilaMan has no idempotency key, so the guarantees are kept here:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from datetime import datetime, timedelta
 import logging
 
 from ..api.bambuddy import BambuddyClient
@@ -40,13 +43,10 @@ from ..api.errors import (
     RejectedError,
 )
 from ..api.filaman import FilamanClient
-from .book import LedgerBook
-from .entry import EntryState, LedgerEntry, SkipReason
-from .models import DebitRecord
-from .outcomes import Problems, Transient, Wait
-from .reconcile import capture_probe, find_landed
-from .reports import notify
-from .spool_link import linked_filaman_spool
+from ..api.models_filaman import SpoolEvent
+from .ledger import EntryState, EventMark, LedgerEntry, Probe, SkipReason
+from .models import DebitRecord, Problems, Transient, Wait, notify
+from .store import LedgerBook
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Debiter:
     async def send_queue(self) -> None:
         """Finish the unfinished entries in order, stopping at the first that cannot.
 
-        Raises :class:`~.outcomes.Transient` or :class:`~.outcomes.Wait` then.
+        Raises :class:`~.models.Transient` or :class:`~.models.Wait` then.
         """
         await self._relink_awaiting()
         for entry in self._book.ledger.unfinished():
@@ -117,7 +117,7 @@ class Debiter:
         return moved
 
     async def _attempt(self, entry: LedgerEntry) -> None:
-        """Finish ``entry`` or raise :class:`~.outcomes.Transient` / :class:`~.outcomes.Wait`."""
+        """Finish ``entry`` or raise :class:`~.models.Transient` / :class:`~.models.Wait`."""
         if entry.filaman_spool_id is None:
             filaman_id = await self._link(entry)
             if filaman_id is None:
@@ -271,3 +271,171 @@ class Debiter:
     async def _skip(self, entry: LedgerEntry, reason: str) -> None:
         self._book.ledger.mark_skipped(entry.key, reason)
         await self._book.save()
+
+
+# --- Which FilaMan spool a usage is debited from -------------------------------------------------
+# Which FilaMan spool a usage is debited from.
+#
+# Usage row → Bambuddy spool (``GET``) → its ``filaman:<id>`` note. Links seen are
+# kept in the ledger's ``spool_map``, because usage rows outlive deleted Bambuddy
+# spools. When neither works, the slot from the matching ``spool_usage_logged``
+# item (the slot hints in :mod:`.ledger`) and that slot's current assignment are tried.
+
+
+async def linked_filaman_spool(
+    bambuddy: BambuddyClient,
+    printer_id: int,
+    entry: LedgerEntry,
+    spool_map: Mapping[int, int],
+) -> int | None:
+    """FilaMan spool of an entry: note, stored link, then slot assignment.
+
+    ``None`` when none is linked; other ``ApiError`` s are raised.
+    """
+    bambuddy_id = entry.bambuddy_spool_id
+    try:
+        if bambuddy_id is not None:
+            try:
+                spool = await bambuddy.spool(bambuddy_id)
+            except NotFoundError:
+                spool = None
+            if spool is not None and spool.filaman_id is not None:
+                return spool.filaman_id
+            if bambuddy_id in spool_map:
+                return spool_map[bambuddy_id]
+        if entry.slot is None:
+            return None
+        for assignment in await bambuddy.assignments(printer_id=printer_id):
+            if (assignment.ams_id, assignment.tray_id) != entry.slot or (
+                assignment.printer_id != printer_id or assignment.spool_id == bambuddy_id
+            ):
+                continue
+            spool = assignment.spool or await bambuddy.spool(assignment.spool_id)
+            return spool.filaman_id
+    except NotFoundError:
+        return None
+    return None
+
+
+# --- Did a debit land? (reconciliation) ----------------------------------------------------------
+# Did a debit whose outcome we never saw land in FilaMan? (No idempotency key exists.)
+#
+# Before every POST we store a :class:`Probe`: every ``print_consumption`` event of
+# the spool that FilaMan's 5-minute aggregation could merge our debit into (event
+# time ≥ ours - 5 min, later-dated ones included), each with its delta and
+# ``aggregation_count``. After a crash, timeout or 5xx we read the same window again.
+# Our debit landed when either
+#
+# * an event that was not in the probe carries our note (a new event; FilaMan keeps
+#   the note of the event that created it, even when others merge into it later), or
+# * a probed event's ``aggregation_count`` grew and its delta grew by at least our
+#   grams (our debit was merged; the new note is dropped by FilaMan).
+#
+# Accepted ambiguity: if our POST did not land but someone else debits at least as
+# many grams into the same aggregated event before we reconcile, we conclude
+# "landed" (a missed debit is preferred over a double one: it is visible in
+# FilaMan's events and fixed by one manual consumption).
+#
+# When the key cannot read events (no ``spool_events:read``), the probe falls back
+# to ``remaining_weight_g``: landed when it dropped by at least our grams (or hit 0).
+
+CONSUMPTION = "print_consumption"
+AGGREGATION_WINDOW = timedelta(minutes=5)
+# Margin for clock rounding between our event time and FilaMan's comparison.
+_WINDOW_MARGIN = timedelta(minutes=1)
+GRAMS_EPSILON = 0.01
+
+
+def window_start_for(event_at: datetime) -> datetime:
+    return event_at - AGGREGATION_WINDOW - _WINDOW_MARGIN
+
+
+def marks_of(events: Sequence[SpoolEvent]) -> dict[int, EventMark]:
+    return {
+        event.id: EventMark(event.delta_weight_g or 0.0, event.aggregation_count)
+        for event in events
+        if event.event_type == CONSUMPTION
+    }
+
+
+def landed_event(
+    probe: Probe, events: Sequence[SpoolEvent], grams: float, note: str
+) -> SpoolEvent | None:
+    """The event that proves our debit landed, or ``None`` (see module docstring)."""
+    if probe.events is None:
+        return None
+    for event in events:
+        if event.event_type != CONSUMPTION:
+            continue
+        before = probe.events.get(event.id)
+        if before is None:
+            if event.note == note:
+                return event
+            continue
+        grew_by = before.delta_weight_g - (event.delta_weight_g or 0.0)
+        if event.aggregation_count > before.aggregation_count and grew_by >= grams - GRAMS_EPSILON:
+            return event
+    return None
+
+
+def landed_by_weight(probe: Probe, remaining_now: float | None, grams: float) -> bool:
+    """Fallback without event access: did the remaining weight drop by our grams?"""
+    before = probe.remaining_g
+    if before is None or remaining_now is None:
+        return False
+    return before - remaining_now >= grams - GRAMS_EPSILON or (remaining_now == 0 < before)
+
+
+async def capture_probe(filaman: FilamanClient, spool_id: int, event_at: datetime) -> Probe:
+    """Read what is needed to reconcile a POST of a debit dated ``event_at``."""
+    start = window_start_for(event_at)
+    try:
+        events, _complete = await spool_events_since(filaman, spool_id, start)
+    except AuthenticationError:
+        spool = await filaman.spool(spool_id)
+        return Probe(start, None, spool.remaining_weight_g)
+    return Probe(start, marks_of(events))
+
+
+async def find_landed(
+    filaman: FilamanClient, spool_id: int, probe: Probe, grams: float, note: str
+) -> tuple[bool, int | None]:
+    """(landed, event id) for an in-flight debit; raises on transport errors."""
+    if probe.events is None:
+        spool = await filaman.spool(spool_id)
+        return landed_by_weight(probe, spool.remaining_weight_g, grams), None
+    events, _complete = await spool_events_since(filaman, spool_id, probe.window_start)
+    event = landed_event(probe, events, grams, note)
+    return (event is not None), (event.id if event is not None else None)
+
+
+# --- The spool's recent FilaMan events -----------------------------------------------------------
+# The recent window of a FilaMan spool's events, for reconciling debits.
+#
+# ``FilamanClient.spool_events`` lists newest ``event_at`` first (permission
+# ``spool_events:read``, which every seeded role has), so reading stops at the
+# first event older than the window; a bound keeps a very busy spool from costing
+# an unbounded number of requests.
+
+PAGE_SIZE = 100
+MAX_PAGES = 10
+MAX_EVENTS = PAGE_SIZE * MAX_PAGES
+
+
+async def spool_events_since(
+    filaman: FilamanClient, spool_id: int, since: datetime
+) -> tuple[list[SpoolEvent], bool]:
+    """Events of a spool with ``event_at >= since`` and whether that window was read fully.
+
+    Reads until an event older than ``since`` shows up or the listing ends; keeps
+    at most ``MAX_EVENTS`` events (more in the window: ``complete`` is false).
+    """
+    events: list[SpoolEvent] = []
+    async with contextlib.aclosing(filaman.spool_events(spool_id, page_size=PAGE_SIZE)) as listing:
+        async for event in listing:
+            if event.event_at is not None and event.event_at < since:
+                return events, True
+            if len(events) >= MAX_EVENTS:
+                return events, False
+            events.append(event)
+    return events, True

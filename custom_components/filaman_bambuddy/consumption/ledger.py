@@ -1,7 +1,7 @@
 """The persisted consumption ledger of one printer: a pure state machine, no I/O.
 
-Every usage Bambuddy logs becomes one :class:`~.entry.LedgerEntry` keyed by an
-idempotency key and moved through::
+Every usage Bambuddy logs becomes one :class:`LedgerEntry` keyed by an idempotency
+key and moved through::
 
     pending ──► in_flight ──► done
        │  ▲         │
@@ -10,22 +10,23 @@ idempotency key and moved through::
        │
        └──► awaiting_link ──(the user or the sync links its Bambuddy spool)──► pending
 
-``awaiting_link``: Bambuddy booked the grams to a spool no FilaMan spool is linked to (its
-own RFID spool, say). They are owed, never pruned, and go back to the queue, each entry
-once, when that spool gets linked (:meth:`Ledger.link_awaiting`).
-
 ``in_flight`` is written to the store *before* the FilaMan POST together with a
-:class:`~.reconcile.Probe` of the spool's events; ``done`` only after FilaMan
-accepted the POST (or reconciliation proved it had). ``cursor`` is the newest
-Bambuddy usage row id already turned into an entry, so a row is ingested once and
-the queue of unfinished entries survives restarts.
+:class:`Probe` of the spool's events; ``done`` only after FilaMan accepted the POST
+(or reconciliation proved it had). ``awaiting_link``: Bambuddy booked the grams to a
+spool linked to no usable FilaMan spool; they are owed, never pruned, and go back to
+the queue, each entry once, when that spool gets linked (:meth:`Ledger.link_awaiting`).
 
+``cursor`` is the newest Bambuddy usage row id already turned into an entry, so a
+row is ingested once and the queue of unfinished entries survives restarts.
 ``anchor`` is where the ledger began; rows at or below it are taken in only on
-request, each at most once ever (see :mod:`.past`).
+request, each at most once ever (the rules at the end of this module).
 
 Keys: ``bambuddy:{printer}:usage:{row id}``; after a detected Bambuddy database
 reset row ids start again, so later epochs append ``~r{epoch}``. Legacy
 ``print_complete`` debits use ``bambuddy:{printer}:legacy:{received}:{ams}-{tray}``.
+
+Reading order: one entry and its JSON form, the :class:`Ledger` that moves entries,
+then the records it keeps with them (the probe, slot hints, the past-usage rules).
 """
 
 from __future__ import annotations
@@ -33,40 +34,168 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 import math
+import time
 from typing import Any
 
+from ..api.events import SpoolUsageLoggedEvent
 from ..api.models_bambuddy import UsageRow
-from .entry import (
-    OWED,
-    UNFINISHED,
-    EntryState,
-    LedgerEntry,
-    SkipReason,
-    aware,
-    by_seq,
-    opt_int,
+
+# --- One entry -----------------------------------------------------------------------------------
+# One ledger entry: a usage owed to FilaMan, its state, and how it is stored.
+
+
+class EntryState(StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    SKIPPED = "skipped"
+    AWAITING_LINK = "awaiting_link"
+    """Booked by Bambuddy to a spool linked to no FilaMan spool: owed, held until linked."""
+
+
+class SkipReason(StrEnum):
+    """Why an entry was not debited (free text may follow after ``: ``)."""
+
+    INVALID = "invalid"
+    UNLINKED = "unlinked"
+    FILAMAN_SPOOL_NOT_FOUND = "filaman_spool_not_found"
+    REJECTED = "rejected"
+    DISMISSED = "dismissed"
+    """The user said grams held for an unlinked spool are not FilaMan's."""
+
+
+# Why an older version skipped grams that a link to a FilaMan spool can still place.
+RECOVERABLE_SKIPS = frozenset(
+    {SkipReason.UNLINKED, SkipReason.FILAMAN_SPOOL_NOT_FOUND, SkipReason.REJECTED}
 )
-from .hints import UsageHint, take_hint_slot
-from .past import PastRefusal, PastUsageRefused, inferred_anchor
-from .reconcile import Probe
+# Sent by the debit queue.
+UNFINISHED = frozenset({EntryState.PENDING, EntryState.IN_FLIGHT})
+# Grams still owed to FilaMan: never pruned from the ledger.
+OWED = UNFINISHED | {EntryState.AWAITING_LINK}
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    key: str
+    seq: int
+    usage_id: int | None
+    bambuddy_spool_id: int | None
+    grams: float
+    event_at: datetime
+    print_name: str | None
+    print_status: str | None
+    print_key: str
+    state: EntryState = EntryState.PENDING
+    reason: str | None = None
+    filaman_spool_id: int | None = None
+    slot: tuple[int, int] | None = None
+    attempts: int = 0
+    attempted_at: datetime | None = None
+    probe: Probe | None = None
+    event_id: int | None = None
+    remaining_after: float | None = None
+    announced: bool = False
+
+    @property
+    def finished(self) -> bool:
+        """Nothing more the queue can do: done, skipped, or waiting for the user's link."""
+        return self.state not in UNFINISHED
+
+    @property
+    def note(self) -> str:
+        """The FilaMan event note; also how reconciliation recognises our own event."""
+        name = self.print_name or "print"
+        if self.usage_id is None:
+            return f"Bambuddy: {name} (legacy {self.key.split(':legacy:', 1)[-1]})"
+        return f"Bambuddy: {name} (usage #{self.usage_id})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "seq": self.seq,
+            "usage_id": self.usage_id,
+            "bambuddy_spool_id": self.bambuddy_spool_id,
+            "grams": self.grams,
+            "event_at": self.event_at.isoformat(),
+            "print_name": self.print_name,
+            "print_status": self.print_status,
+            "print_key": self.print_key,
+            "state": self.state.value,
+            "reason": self.reason,
+            "filaman_spool_id": self.filaman_spool_id,
+            "slot": list(self.slot) if self.slot is not None else None,
+            "attempts": self.attempts,
+            "attempted_at": self.attempted_at.isoformat() if self.attempted_at else None,
+            "probe": self.probe.to_dict() if self.probe is not None else None,
+            "event_id": self.event_id,
+            "remaining_after": self.remaining_after,
+            "announced": self.announced,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LedgerEntry:
+        slot = data.get("slot")
+        attempted_at = data.get("attempted_at")
+        probe = data.get("probe")
+        state = EntryState(data.get("state", EntryState.PENDING))
+        reason = data.get("reason")
+        if (
+            state is EntryState.SKIPPED
+            and str(reason or "").split(":", 1)[0] in RECOVERABLE_SKIPS
+            and data.get("bambuddy_spool_id") is not None
+        ):
+            # Saved by a version that dropped such grams: they become recoverable.
+            state, reason = EntryState.AWAITING_LINK, None
+        return cls(
+            key=str(data["key"]),
+            seq=int(data["seq"]),
+            usage_id=opt_int(data.get("usage_id")),
+            bambuddy_spool_id=opt_int(data.get("bambuddy_spool_id")),
+            grams=float(data["grams"]),
+            event_at=aware(datetime.fromisoformat(str(data["event_at"]))),
+            print_name=data.get("print_name"),
+            print_status=data.get("print_status"),
+            print_key=str(data.get("print_key") or data["key"]),
+            state=state,
+            reason=reason,
+            filaman_spool_id=opt_int(data.get("filaman_spool_id")),
+            slot=_slot(slot),
+            attempts=int(data.get("attempts", 0)),
+            attempted_at=(
+                aware(datetime.fromisoformat(str(attempted_at))) if attempted_at else None
+            ),
+            probe=Probe.from_dict(probe) if isinstance(probe, Mapping) else None,
+            event_id=opt_int(data.get("event_id")),
+            remaining_after=(
+                float(data["remaining_after"]) if data.get("remaining_after") is not None else None
+            ),
+            announced=bool(data.get("announced", False)),
+        )
+
+
+def by_seq(entry: LedgerEntry) -> int:
+    """Sort key: ledger order (the order entries were created and are sent in)."""
+    return entry.seq
+
+
+def opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def aware(value: datetime) -> datetime:
+    """A stored time without a zone is taken as UTC (times are compared, so need one)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _slot(value: Any) -> tuple[int, int] | None:
+    if isinstance(value, list) and len(value) == 2:
+        return int(value[0]), int(value[1])
+    return None
+
 
 # Re-exported: the ledger's vocabulary is imported from here by the rest of the package.
-__all__ = [
-    "KEEP_FINISHED",
-    "STORAGE_VERSION",
-    "UNFINISHED",
-    "EntryState",
-    "IngestResult",
-    "Ledger",
-    "LedgerEntry",
-    "PastRefusal",
-    "PastUsageRefused",
-    "SkipReason",
-    "TransitionError",
-    "UsageHint",
-]
-
 STORAGE_VERSION = 2  # 2: anchor, anchor_epoch, past_taken
 # Finished entries kept for diagnostics; unfinished ones are never pruned.
 KEEP_FINISHED = 200
@@ -457,3 +586,177 @@ class Ledger:
                 str(key): aware(datetime.fromisoformat(str(at))) for key, at in legacy_seen.items()
             },
         )
+
+
+# --- The probe stored with an in-flight entry ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventMark:
+    delta_weight_g: float
+    aggregation_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """The spool's FilaMan state just before a POST, enough to recognise our debit."""
+
+    window_start: datetime
+    events: Mapping[int, EventMark] | None
+    remaining_g: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "window_start": self.window_start.isoformat(),
+            "events": (
+                None
+                if self.events is None
+                else {
+                    str(event_id): [mark.delta_weight_g, mark.aggregation_count]
+                    for event_id, mark in self.events.items()
+                }
+            ),
+            "remaining_g": self.remaining_g,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Probe:
+        events = data.get("events")
+        remaining = data.get("remaining_g")
+        return cls(
+            window_start=datetime.fromisoformat(str(data["window_start"])),
+            events=(
+                None
+                if events is None
+                else {
+                    int(event_id): EventMark(float(mark[0]), int(mark[1]))
+                    for event_id, mark in events.items()
+                }
+            ),
+            remaining_g=None if remaining is None else float(remaining),
+        )
+
+
+# --- Slot hints from spool_usage_logged ----------------------------------------------------------
+# Slot addresses for usage rows, taken from ``spool_usage_logged`` items.
+#
+# A Bambuddy usage row names a spool but not the AMS slot it was printed from; the
+# WebSocket ``spool_usage_logged`` event is the only place a usage has its slot.
+# The slot is the last way to find the FilaMan spool when the Bambuddy spool
+# cannot be mapped (see :mod:`.debit`), so items are kept for a while until
+# the rows they describe are ingested and matched (spool and grams).
+
+HINT_LIFETIME = 900.0  # s a spool_usage_logged slot hint waits for its rows
+# A spool_usage_logged item matches a row when spool and grams (0.1 g) agree.
+_HINT_GRAMS_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class UsageHint:
+    """A ``spool_usage_logged`` item: the only place a usage has its slot address."""
+
+    spool_id: int
+    weight_used: float
+    ams_id: int | None
+    tray_id: int | None
+
+
+class SlotHints:
+    """The recent ``spool_usage_logged`` items of one printer, each kept ``HINT_LIFETIME``."""
+
+    def __init__(self, printer_id: int) -> None:
+        self._printer_id = printer_id
+        self._hints: list[tuple[float, UsageHint]] = []
+
+    def add(self, event: SpoolUsageLoggedEvent) -> None:
+        """Keep the event's items (events of other printers are ignored)."""
+        if event.printer_id not in (None, self._printer_id):
+            return
+        stamp = time.monotonic()
+        self._hints.extend(
+            (stamp, UsageHint(item.spool_id, item.weight_used, item.ams_id, item.tray_id))
+            for item in event.usage
+        )
+
+    def current(self) -> list[UsageHint]:
+        """Drop expired items; the rest, oldest first."""
+        horizon = time.monotonic() - HINT_LIFETIME
+        self._hints = [(stamp, hint) for stamp, hint in self._hints if stamp >= horizon]
+        return [hint for _, hint in self._hints]
+
+    def clear(self) -> None:
+        self._hints.clear()
+
+
+def take_hint_slot(hints: list[UsageHint], row: UsageRow) -> tuple[int, int] | None:
+    """The slot of the usage event item that matches this row (each item used once)."""
+    for hint in hints:
+        if (
+            hint.spool_id == row.spool_id
+            and abs(hint.weight_used - row.weight_used) <= _HINT_GRAMS_TOLERANCE
+            and hint.ams_id is not None
+            and hint.tray_id is not None
+        ):
+            hints.remove(hint)
+            return (hint.ams_id, hint.tray_id)
+    return None
+
+
+# --- Usage from before the ledger began ----------------------------------------------------------
+# Usage from before the ledger's start: when it may be debited, and why not otherwise.
+#
+# A first start anchors after the newest Bambuddy usage row; rows at or below that
+# ``anchor`` (of epoch ``anchor_epoch``) predate the ledger and were never ingested.
+# The user's "debit past prints" takes such rows in (:meth:`.ledger.Ledger.take_in_past`)
+# only when a double debit is ruled out: the anchor must be known and Bambuddy's
+# row ids must not have restarted since it was set. Every row taken in is remembered
+# in ``past_taken`` for good, so pruning finished entries never lets one in twice.
+
+
+class PastRefusal(StrEnum):
+    """Why rows from before the ledger's start cannot be taken in (safely) now."""
+
+    NOT_ANCHORED = "not_anchored"  # no usage history read yet: no anchor to count from
+    ANCHOR_UNKNOWN = "anchor_unknown"  # a ledger stored before anchors were kept
+    HISTORY_RESET = "history_reset"  # Bambuddy's ids restarted since the anchor was set
+    BLOCKED = "blocked"  # another writer debits this printer
+    UNSUPPORTED = "unsupported"  # Bambuddy has no usage history endpoint
+    TOO_MANY_ROWS = "too_many_rows"  # the history since then exceeds one readable page
+
+
+class PastUsageRefused(Exception):
+    """Past rows were not taken in; nothing changed. ``reason`` says why."""
+
+    def __init__(self, reason: PastRefusal) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+def inferred_anchor(
+    printer_id: int, cursor: int | None, epoch: int, seq: int, entries: list[LedgerEntry]
+) -> int | None:
+    """The first-start anchor of a ledger saved before anchors were stored, where provable.
+
+    In epoch 0 rows are ingested in id order and every ingested row becomes an entry with
+    the next ``seq``; finished entries are pruned oldest first. So:
+
+    * nothing ever ingested (``seq`` 0): the cursor has not moved since the first start;
+    * the very first entry (``seq`` 1) still kept and a usage row: every row this ledger
+      ever ingested has an id at or above its id.
+
+    Anything else (pruned history, a legacy first entry, a reset epoch) cannot be proved:
+    ``None``, and past rows are refused rather than risk a double debit.
+    """
+    if cursor is None or epoch != 0:
+        return None
+    if seq == 0 and not entries:
+        return cursor
+    first = min(entries, key=by_seq, default=None)
+    if (
+        first is not None
+        and first.seq == 1
+        and first.usage_id is not None
+        and first.key == f"bambuddy:{printer_id}:usage:{first.usage_id}"
+    ):
+        return first.usage_id - 1
+    return None

@@ -1,9 +1,19 @@
-"""What the consumption processor tells the rest of the integration (callbacks, sensors)."""
+"""What the consumption parts tell each other and the rest of the integration.
+
+The records handed to Home Assistant (a debit, a finished print, grams awaiting a
+link), how a step of a run says "not now" (:class:`Transient`, :class:`Wait`, and the
+:class:`Problems` the user sees), and the plain-dict views for diagnostics.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+import logging
+from typing import Any
+
+from .ledger import EntryState, Ledger, LedgerEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +73,125 @@ class PrintUsage:
     status: str | None
     spools: tuple[PrintSpoolUsage, ...]
     at: datetime
+
+
+# --- How a step says "not now" -------------------------------------------------------------------
+# How a step of a consumption run says "not now", and what the user sees of it.
+#
+# A step that cannot go on raises :class:`Transient` (the run ends and is retried
+# with backoff by the worker in :mod:`.processor`) or :class:`Wait` (retried after a known time).
+# :class:`Problems` keeps the message shown as ``last_error`` until a run succeeds,
+# and logs a warning that every retry would repeat only once.
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Transient(Exception):
+    """This cycle cannot go on; retry later with backoff."""
+
+
+class Wait(Exception):
+    """The head of the queue must wait ``seconds`` (an in-flight POST settling)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+class Problems:
+    """The latest error of one printer's processor and the warnings already logged."""
+
+    def __init__(self, printer_id: int) -> None:
+        self._printer_id = printer_id
+        self._logged: set[str] = set()
+        self.last_error: str | None = None
+
+    def fail(self, what: str, err: BaseException) -> Transient:
+        """Record ``what`` failed (shown as ``last_error``); the exception to raise."""
+        self.last_error = f"{what}: {err}"
+        _LOGGER.debug("Printer %s: %s", self._printer_id, self.last_error)
+        return Transient(self.last_error)
+
+    def clear(self) -> None:
+        self.last_error = None
+
+    def warn_once(self, key: str, message: str, *args: object) -> None:
+        if key not in self._logged:
+            self._logged.add(key)
+            _LOGGER.warning(message, *args)
+
+
+# --- Views for diagnostics -----------------------------------------------------------------------
+# Plain-dict views of ledger state for Home Assistant diagnostics (no secrets).
+
+
+def processor_snapshot(
+    ledger: Ledger,
+    entries: list[LedgerEntry],
+    *,
+    blocked: str | None,
+    usage_supported: bool | None,
+    last_error: str | None,
+    consecutive_failures: int,
+    last_debit: DebitRecord | None,
+) -> dict[str, Any]:
+    """``ConsumptionProcessor.snapshot``: queue, cursor, errors and recent entries."""
+    skipped: dict[str, int] = {}
+    for entry in entries:
+        if entry.state is EntryState.SKIPPED:
+            reason = (entry.reason or "").split(":", 1)[0]
+            skipped[reason] = skipped.get(reason, 0) + 1
+    return {
+        "printer_id": ledger.printer_id,
+        "cursor": ledger.cursor,
+        "epoch": ledger.epoch,
+        "blocked": blocked,
+        "usage_supported": usage_supported,
+        "pending_count": ledger.pending_count,
+        "last_error": last_error,
+        "consecutive_failures": consecutive_failures,
+        "last_debit": debit_dict(last_debit),
+        "skipped_by_reason": skipped,
+        "spool_map": {str(bid): fid for bid, fid in sorted(ledger.spool_map.items())},
+        "entries": [entry_summary(entry) for entry in entries[-50:]],
+    }
+
+
+def debit_dict(record: DebitRecord | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {
+        "usage_id": record.usage_id,
+        "filaman_spool_id": record.filaman_spool_id,
+        "bambuddy_spool_id": record.bambuddy_spool_id,
+        "grams": record.grams,
+        "remaining_after": record.remaining_after,
+        "event_id": record.event_id,
+        "print_name": record.print_name,
+        "at": record.at.isoformat(),
+    }
+
+
+def entry_summary(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "key": entry.key,
+        "state": entry.state.value,
+        "reason": entry.reason,
+        "usage_id": entry.usage_id,
+        "bambuddy_spool_id": entry.bambuddy_spool_id,
+        "filaman_spool_id": entry.filaman_spool_id,
+        "grams": entry.grams,
+        "print_name": entry.print_name,
+        "event_at": entry.event_at.isoformat(),
+        "attempts": entry.attempts,
+        "event_id": entry.event_id,
+    }
+
+
+def notify[T](callback: Callable[[T], None] | None, value: T) -> None:
+    if callback is None:
+        return
+    try:
+        callback(value)
+    except Exception:
+        _LOGGER.exception("Consumption callback failed")

@@ -1,28 +1,27 @@
-"""Debit every grams Bambuddy logs onto the linked FilaMan spool exactly once.
+"""Debit every gram Bambuddy logs onto the linked FilaMan spool exactly once.
 
 One :class:`ConsumptionProcessor` per Bambuddy printer (config entry). Bambuddy's
 usage history (``GET /inventory/usage``) is the source of truth; the WebSocket
 ``spool_usage_logged`` event, a reconnect or a timer only *wake* the processor.
 
-This module is the public face and the order of a run; each guarantee is kept,
-and explained, where it is enforced:
+Read one usage row top-down through :meth:`ConsumptionProcessor._cycle`:
 
-* **Never twice from Bambuddy**: rows become ledger entries once, saved with the
-  advanced cursor (:mod:`.intake`, paging in :mod:`.usage_pages`).
-* **Never zero, never twice into FilaMan, one at a time in order**: the debit of
-  each entry through in_flight, reconciliation and done (:mod:`.debit`,
-  :mod:`.reconcile`), retried with backoff (:mod:`.worker`).
-* **Persisted before acted on**: :mod:`.book` (states in :mod:`.ledger`).
+1. :mod:`.intake` takes rows above the persisted cursor into the ledger, saved with
+   the advanced cursor (never twice from Bambuddy);
+2. :mod:`.debit` sends each owed entry to FilaMan: find its FilaMan spool, save it
+   ``in_flight`` with a probe, POST, mark it done, and reconcile after a crash or
+   timeout (never zero, never twice into FilaMan, one at a time in order);
+3. this module reports prints whose rows are all settled, and what waits for a link.
 
-Mapping a usage to a FilaMan spool: :mod:`.spool_link`; when nothing maps, the
-grams are held as ``awaiting_link`` (:meth:`awaiting_links`, a repair issue in Home
-Assistant) until the spool is linked: by the inventory sync adopting it, or by the
-user (:meth:`link_spool`), who may also dismiss them (:meth:`dismiss_awaiting`).
+The states an entry moves through are :mod:`.ledger`'s; :mod:`.store` keeps them.
+When no FilaMan spool maps, the grams are held as ``awaiting_link`` (a repair issue
+in Home Assistant) until the spool is linked: by the inventory sync adopting it, or
+by the user (:meth:`ConsumptionProcessor.link_spool`), who may also dismiss them.
 
 First start anchors at the newest row (no history replay) unless ``replay_from``
 is given; the anchor is stored. Later, :meth:`ConsumptionProcessor.debit_past`
 takes rows from before the anchor into the same queue when the user asks (each
-row at most once, ever; see :mod:`.past`).
+row at most once, ever).
 
 Blocked (``set_blocked("spoolman_mode" | "filaman_plugin_active" | ...)``): another
 writer debits this printer. New rows are recorded as skipped(<reason>) and the
@@ -37,10 +36,11 @@ Legacy servers (no usage endpoint: 404) put grams into ``print_complete``; see
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 import contextlib
 from datetime import UTC, datetime, timedelta
 import logging
+import time
 from typing import Any
 
 from ..api.bambuddy import BambuddyClient
@@ -48,22 +48,24 @@ from ..api.errors import NotFoundError
 from ..api.events import PrintCompleteEvent, SpoolUsageLoggedEvent
 from ..api.filaman import FilamanClient
 from ..api.models_bambuddy import link_note
-from .book import LedgerBook
 from .debit import Debiter
-from .diagnostics import processor_snapshot
-from .intake import UsageIntake
-from .ledger import LedgerEntry, PastRefusal, PastUsageRefused
-from .legacy import legacy_fingerprint, legacy_slots
-from .models import AwaitingLink, DebitRecord, PrintUsage
-from .outcomes import Problems, Transient, Wait
-from .reports import announce_prints, awaiting_links, notify
-from .store import LedgerStore
-from .worker import Worker
-
-_LOGGER = logging.getLogger(__name__)
+from .intake import UsageIntake, legacy_fingerprint, legacy_slots
+from .ledger import EntryState, LedgerEntry, PastRefusal, PastUsageRefused
+from .models import (
+    AwaitingLink,
+    DebitRecord,
+    PrintSpoolUsage,
+    PrintUsage,
+    Problems,
+    Transient,
+    Wait,
+    notify,
+    processor_snapshot,
+)
+from .store import LedgerBook, LedgerStore
 
 DEFAULT_PAGE_LIMIT = 100
-MAX_PAGE_LIMIT = 10_000  # the largest page a run enlarges to (see .usage_pages)
+MAX_PAGE_LIMIT = 10_000  # the largest page a run enlarges to (see the paging in .intake)
 
 
 def _utcnow() -> datetime:
@@ -203,7 +205,7 @@ class ConsumptionProcessor:
     async def close(self) -> None:
         """Stop the worker (no task or timer stays behind) and flush unsaved state.
 
-        A run in progress gets ``worker.CLOSE_GRACE`` seconds to finish; cancelling it is
+        A run in progress gets ``CLOSE_GRACE`` seconds to finish; cancelling it is
         safe anyway (an unanswered POST stays in_flight and is reconciled later).
         """
         await self._worker.close(self._book.flush)
@@ -392,3 +394,170 @@ class ConsumptionProcessor:
             announce_prints(self._book, self.printer_id, self._on_print)
             self._report_awaiting()
             await self._book.flush()
+
+
+# --- What a run reports --------------------------------------------------------------------------
+# What a run reports to the rest of the integration: finished prints and debits.
+#
+# The callbacks belong to Home Assistant; one that raises is logged and must not
+# break exactly-once processing.
+
+
+def announce_prints(
+    book: LedgerBook, printer_id: int, on_print: Callable[[PrintUsage], None] | None
+) -> None:
+    """Report each print whose rows are all settled, once (marked announced in the ledger)."""
+    ledger = book.ledger
+    for group in ledger.settled_prints():
+        first = group[0]
+        ledger.mark_announced(first.print_key)
+        book.dirty = True
+        usage = PrintUsage(
+            printer_id=printer_id,
+            print_name=first.print_name,
+            status=first.print_status,
+            spools=tuple(
+                PrintSpoolUsage(
+                    filaman_spool_id=entry.filaman_spool_id,
+                    bambuddy_spool_id=entry.bambuddy_spool_id,
+                    grams=entry.grams,
+                    debited=entry.state is EntryState.DONE,
+                    skip_reason=entry.reason if entry.state is EntryState.SKIPPED else None,
+                    awaiting_link=entry.state is EntryState.AWAITING_LINK,
+                )
+                for entry in group
+            ),
+            at=first.event_at,
+        )
+        notify(on_print, usage)
+
+
+def awaiting_links(book: LedgerBook) -> dict[int, AwaitingLink]:
+    """What waits for a link, per unlinked Bambuddy spool (for repair issues and sensors)."""
+    summary: dict[int, AwaitingLink] = {}
+    for bambuddy_id, entries in book.ledger.awaiting_links().items():
+        names = dict.fromkeys(entry.print_name or "print" for entry in entries)
+        summary[bambuddy_id] = AwaitingLink(
+            bambuddy_spool_id=bambuddy_id,
+            grams=round(sum(entry.grams for entry in entries), 2),
+            usage_ids=tuple(entry.usage_id for entry in entries if entry.usage_id is not None),
+            print_names=tuple(names),
+            slot=next((entry.slot for entry in reversed(entries) if entry.slot), None),
+        )
+    return summary
+
+
+# --- The worker: when runs happen ----------------------------------------------------------------
+# The background task of one processor: one run at a time, on request or when a retry is due.
+#
+# Wakes (a WebSocket event, a reconnect, a timer) only *request* a run; a request
+# during a run gets exactly one follow-up run, so a burst of events costs one more
+# run, not one each. A failed run is retried with capped exponential backoff
+# (``retry_base`` doubling up to ``retry_cap``). A run that crashes on a bug is
+# backed off as well: a bug must not end exactly-once processing for good.
+
+_LOGGER = logging.getLogger(__name__)
+
+CLOSE_GRACE = 2.0  # s close() lets a running debit finish (and report) before cancelling
+
+
+class Worker:
+    """Runs ``run`` in one task whenever asked, and again when a scheduled retry is due."""
+
+    def __init__(
+        self,
+        run: Callable[[], Awaitable[None]],
+        *,
+        printer_id: int,
+        retry_base: float,
+        retry_cap: float,
+    ) -> None:
+        self._run = run
+        self._printer_id = printer_id
+        self._retry_base = retry_base
+        self._retry_cap = retry_cap
+        self._retry_at: float | None = None
+        self._trigger = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.failures = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(
+            self._loop(), name=f"filaman_bambuddy consumption {self._printer_id}"
+        )
+
+    def request(self, reason: str) -> None:
+        """Ask for a run soon (ignored once closing)."""
+        if self._closing.is_set():
+            return
+        _LOGGER.debug("Printer %s: consumption run requested (%s)", self._printer_id, reason)
+        self._idle.clear()
+        self._trigger.set()
+
+    async def wait_idle(self) -> None:
+        """Wait until no run is in progress or requested (scheduled retries may remain)."""
+        while self._task is not None and not self._task.done():
+            await self._idle.wait()
+            if not self._trigger.is_set():
+                return
+
+    async def close(self, flush: Callable[[], Awaitable[None]]) -> None:
+        """Stop the task (no task or timer stays behind), then ``flush``, then release waiters.
+
+        A run in progress gets ``CLOSE_GRACE`` seconds to finish; cancelling it is
+        safe anyway (an unanswered POST stays in_flight and is reconciled later).
+        """
+        self._closing.set()
+        self._trigger.set()
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                async with asyncio.timeout(CLOSE_GRACE):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await flush()
+        self._idle.set()
+
+    # --- called by a run, about the next one ---------------------------------------------
+
+    def back_off(self) -> None:
+        """The run failed: retry after the next backoff step."""
+        self.failures += 1
+        delay = min(self._retry_cap, self._retry_base * 2 ** min(self.failures - 1, 30))
+        self._retry_at = time.monotonic() + delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+    def retry_in(self, seconds: float) -> None:
+        """Run again after ``seconds`` at the latest (an earlier retry stays)."""
+        retry_at = time.monotonic() + seconds
+        self._retry_at = min(self._retry_at or retry_at, retry_at)
+
+    # --- the task ----------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        while not self._closing.is_set():
+            if not self._trigger.is_set():
+                self._idle.set()
+                delay = None
+                if self._retry_at is not None:
+                    delay = max(self._retry_at - time.monotonic(), 0.0)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._trigger.wait()
+            if self._closing.is_set():
+                return
+            self._idle.clear()
+            self._trigger.clear()
+            self._retry_at = None  # the run schedules its own retry, if it needs one
+            try:
+                await self._run()
+            except Exception:
+                _LOGGER.exception("Printer %s: consumption run failed", self._printer_id)
+                self.back_off()
