@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 
 from custom_components.filaman_bambuddy.api import BambuddyClient, FilamanClient
+from custom_components.filaman_bambuddy.api.bambuddy_live import BambuddyLiveSession
 from custom_components.filaman_bambuddy.api.events import SpoolUsageLoggedEvent, WsEvent
 from custom_components.filaman_bambuddy.consumption import (
     ConsumptionProcessor,
@@ -32,7 +33,6 @@ from custom_components.filaman_bambuddy.consumption import (
 )
 from custom_components.filaman_bambuddy.inventory.runner import InventorySyncRunner
 from custom_components.filaman_bambuddy.inventory.watcher import FilamanChangeWatcher
-from custom_components.filaman_bambuddy.live import BambuddyLiveSession
 
 from .memory import rss_kib
 from .plugin_style import plugin_sync

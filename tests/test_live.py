@@ -11,6 +11,10 @@ import aiohttp
 import pytest
 
 from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
+from custom_components.filaman_bambuddy.api.bambuddy_live import (
+    BambuddyLiveSession,
+    reconnect_delay,
+)
 from custom_components.filaman_bambuddy.api.bambuddy_ws import BambuddyWebSocket
 from custom_components.filaman_bambuddy.api.errors import (
     ApiConnectionError,
@@ -25,11 +29,9 @@ from custom_components.filaman_bambuddy.api.events import (
     UnknownEvent,
     WsEvent,
 )
-from custom_components.filaman_bambuddy.live import BambuddyLiveSession, reconnect_delay
-from custom_components.filaman_bambuddy.live_state import PrinterStatusStore
 from simulators.bambuddy import BambuddySimulator
 
-LIVE_LOGGER = "custom_components.filaman_bambuddy.live"
+LIVE_LOGGER = "custom_components.filaman_bambuddy.api.bambuddy_live"
 TOKEN_PATH = ("POST", "/api/v1/auth/ws-token")
 FAST = 0.02  # reconnect cap in tests: every backoff sleep is 20 ms
 HANG = 0.6  # simulator latency that stands for a request that hangs
@@ -662,68 +664,3 @@ async def test_no_secret_in_logs_or_diagnostics(
     live_text = "\n".join(r.getMessage() for r in ours if r.name == LIVE_LOGGER)
     assert "/api/v1/ws" not in live_text
     assert "/api/v1/ws" not in repr(live.snapshot())
-
-
-# --- status store --------------------------------------------------------------------
-
-
-async def test_status_store_replaces_snapshots_and_names_the_changed_printer(
-    sim: BambuddySimulator, live: BambuddyLiveSession
-) -> None:
-    store = PrinterStatusStore()
-    changed: list[int] = []
-    store.add_listener(changed.append)
-    live.add_listener(store.handle_event)
-    start(live)
-    await wait_until(lambda: store.printer_ids == {1, 2})
-    assert changed == [1, 2]
-
-    sim.set_tray(2, 0, 3, tray_type="PETG", tray_sub_brands="PETG HF")
-    await wait_until(lambda: changed == [1, 2, 2])
-    status = store.get(2)
-    assert status is not None
-    assert status.ams[0].trays[3].tray_type == "PETG"
-
-    sim.clear_tray(2, 0, 3)
-    await wait_until(lambda: changed == [1, 2, 2, 2])
-    status = store.get(2)
-    assert status is not None
-    assert not status.ams[0].trays[3].tray_type  # replaced, not merged
-
-    sim.set_online(1, False)
-    await wait_until(lambda: changed[-1] == 1)
-    status = store.get(1)
-    assert status is not None
-    assert status.connected is False
-
-    # The identical snapshots after a reconnect announce nothing.
-    before = list(changed)
-    await drop_and_reconnect(sim, live)
-    await live.request_status(1)
-    await asyncio.sleep(0.1)
-    assert changed == before
-
-    assert store.handle_event(UnknownEvent("inventory_changed", None, {})) is False
-    store.forget(2)
-    assert store.printer_ids == {1}
-    assert changed[-1] == 2
-    store.forget(2)  # unknown: nothing to announce
-    assert changed.count(2) == before.count(2) + 1
-
-
-def test_status_store_survives_a_broken_listener(caplog: pytest.LogCaptureFixture) -> None:
-    store = PrinterStatusStore()
-    seen: list[int] = []
-
-    def broken(printer_id: int) -> None:
-        raise RuntimeError("bug")
-
-    store.add_listener(broken)
-    remove = store.add_listener(seen.append)
-    store.forget(7)
-    store._statuses[7] = object()  # type: ignore[assignment]
-    store.forget(7)
-    assert seen == [7]
-    remove()
-    remove()
-    assert "Error in a printer status listener" in caplog.text

@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .coordinator import PrinterCoordinator
 from .data import FilamanBambuddyConfigEntry
 from .entity import FilamanBambuddyEntity
-from .sync_actions import async_full_resync
+from .services.sync import async_full_resync
 
 PARALLEL_UPDATES = 1
 

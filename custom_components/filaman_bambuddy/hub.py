@@ -21,11 +21,11 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.util.hass_dict import HassKey
 
 from .api import AuthenticationError, BambuddyClient, FilamanClient
+from .api.bambuddy_live import BambuddyLiveSession
 from .api.events import WsEvent
 from .const import DOMAIN
 from .inventory.runner import InventorySyncRunner
 from .inventory.watcher import FilamanChangeWatcher
-from .live import BambuddyLiveSession
 from .validation import normalize_url
 
 _LOGGER = logging.getLogger(__name__)

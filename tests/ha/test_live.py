@@ -14,7 +14,7 @@ from custom_components.filaman_bambuddy.const import DOMAIN
 
 from .conftest import Servers, entity_id, has_entity, printer_device, state_of, wait_for
 
-LIVE_LOGGER = "custom_components.filaman_bambuddy.live"
+LIVE_LOGGER = "custom_components.filaman_bambuddy.api.bambuddy_live"
 
 
 def _ams_device(hass: HomeAssistant, entry: MockConfigEntry, ams_id: int) -> dr.DeviceEntry | None:

@@ -55,7 +55,7 @@ def tree(node: Any, path: str = "") -> dict[str, str]:
 
 
 def glue_sources() -> str:
-    return "\n".join(path.read_text(encoding="utf-8") for path in COMPONENT.glob("*.py"))
+    return "\n".join(path.read_text(encoding="utf-8") for path in COMPONENT.rglob("*.py"))
 
 
 async def test_every_entity_translation_key_exists(

@@ -2,7 +2,8 @@
 
 Registered once in ``async_setup`` (not per entry) so automations referring to them validate even
 while an entry is not loaded. This module holds the names and input schemas; each action's work
-lives in sync_actions.py, slot_actions.py and past_prints_action.py.
+lives in the module of its family: sync.py, slots.py and past_prints.py (targets.py
+resolves which entry a call means and builds the errors every action raises).
 """
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ from homeassistant.core import HomeAssistant, SupportsResponse, callback
 from homeassistant.helpers import config_validation as cv
 import probatio
 
-from .action_targets import ATTR_CONFIG_ENTRY_ID
-from .const import DOMAIN
-from .past_prints_action import ATTR_SINCE, async_debit_past_prints
-from .slot_actions import (
+from ..const import DOMAIN
+from .past_prints import ATTR_SINCE, async_debit_past_prints
+from .slots import (
     ATTR_AMS_ID,
     ATTR_FILAMAN_SPOOL_ID,
     ATTR_TRAY_ID,
     async_assign_spool,
     async_unassign_spool,
 )
-from .sync_actions import (
+from .sync import (
     ATTR_ALLOW_DELETIONS,
     ATTR_FORCE,
     async_full_resync_action,
     async_sync_now,
 )
+from .targets import ATTR_CONFIG_ENTRY_ID
 
 SERVICE_SYNC_NOW = "sync_now"
 SERVICE_FULL_RESYNC = "full_resync"

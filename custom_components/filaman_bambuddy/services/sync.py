@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse
 
-from .action_targets import target_entry, validation_error
-from .const import DOMAIN
-from .data import FilamanBambuddyConfigEntry, FilamanBambuddyData
-from .inventory.runner import SyncResult
+from ..const import DOMAIN
+from ..data import FilamanBambuddyConfigEntry, FilamanBambuddyData
+from ..inventory.runner import SyncResult
+from .targets import target_entry, validation_error
 
 ATTR_FORCE = "force"
 ATTR_ALLOW_DELETIONS = "allow_deletions"

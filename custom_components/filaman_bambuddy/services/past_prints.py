@@ -11,10 +11,10 @@ from homeassistant.core import ServiceCall, ServiceResponse
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
-from .action_targets import api_error, entry_for_device, validation_error
-from .api import ApiError
-from .consumption import EntryState, PastRefusal, PastUsageRefused
-from .wiring import async_wake_consumption
+from ..api import ApiError
+from ..consumption import EntryState, PastRefusal, PastUsageRefused
+from ..wiring import async_wake_consumption
+from .targets import api_error, entry_for_device, validation_error
 
 ATTR_SINCE = "since"
 

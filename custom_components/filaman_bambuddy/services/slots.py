@@ -15,9 +15,8 @@ from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import ServiceCall, ServiceResponse
 from homeassistant.exceptions import HomeAssistantError
 
-from .action_targets import api_error, entry_for_device, validation_error
-from .api import ApiError, NotFoundError, RejectedError
-from .api.models_bambuddy import (
+from ..api import ApiError, NotFoundError, RejectedError
+from ..api.models_bambuddy import (
     EXTERNAL_AMS_ID,
     FIRST_AMS_HT_ID,
     BambuddySpool,
@@ -25,9 +24,10 @@ from .api.models_bambuddy import (
     Tray,
     slot_label,
 )
-from .const import DOMAIN
-from .data import FilamanBambuddyConfigEntry
-from .inventory.rfid import tag_uid, tray_uuid
+from ..const import DOMAIN
+from ..data import FilamanBambuddyConfigEntry
+from ..inventory.rfid import tag_uid, tray_uuid
+from .targets import api_error, entry_for_device, validation_error
 
 ATTR_FILAMAN_SPOOL_ID = "filaman_spool_id"
 ATTR_AMS_ID = "ams_id"

@@ -12,9 +12,9 @@ from homeassistant.core import HomeAssistant, ServiceCall
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 
-from .api import ApiError
-from .const import DOMAIN
-from .data import FilamanBambuddyConfigEntry
+from ..api import ApiError
+from ..const import DOMAIN
+from ..data import FilamanBambuddyConfigEntry
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 

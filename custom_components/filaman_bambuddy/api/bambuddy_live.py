@@ -18,14 +18,14 @@ import logging
 import time
 from typing import Any
 
-from .api.bambuddy import BambuddyClient
-from .api.bambuddy_ws import BambuddyWebSocket
-from .api.errors import ApiConnectionError, ApiError, AuthenticationError, NotFoundError
-from .api.events import WsEvent
+from .bambuddy import BambuddyClient
+from .bambuddy_ws import BambuddyWebSocket
+from .errors import ApiConnectionError, ApiError, AuthenticationError, NotFoundError
+from .events import WsEvent
 
 _LOGGER = logging.getLogger(__name__)
 
-# Return values are ignored, so e.g. PrinterStatusStore.handle_event fits.
+# Return values are ignored.
 EventListener = Callable[[WsEvent], object]
 ConnectionListener = Callable[[bool], None]
 
