@@ -5,7 +5,8 @@ One JSON command per stdin line, one JSON answer per stdout line:
 * ``{"cmd": "setup", "style": "ours"|"plugin", "bambuddy_url", "bambuddy_key", "filaman_url",
   "filaman_key", "printer_id", "sleep_pauses"}``
 * ``{"cmd": "sync"}`` → ``{"wall_s", "result", "rss_before_kib", "rss_kib"}``: one inventory sync,
-  ours (:class:`InventorySyncRunner`) or the plugin-style baseline.
+  ours (:class:`InventoryCoordinator`, in a Home Assistant core started the way its own tests
+  start one) or the plugin-style baseline.
 * ``{"cmd": "watch"}`` (ours): start what the hub runs — the FilaMan change watcher, the live
   WebSocket session and the consumption processor — and answer once they are up.
 * ``{"cmd": "quit"}``.
@@ -16,13 +17,19 @@ Run as ``python -m bench.agent``. Logs go to stderr.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import json
 import logging
 import sys
+import tempfile
 import time
 from typing import Any
 
 import aiohttp
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
+    async_test_home_assistant,
+)
 
 from custom_components.filaman_bambuddy.api import BambuddyClient, FilamanClient
 from custom_components.filaman_bambuddy.api.bambuddy_live import BambuddyLiveSession
@@ -31,7 +38,7 @@ from custom_components.filaman_bambuddy.consumption import (
     ConsumptionProcessor,
     MemoryLedgerStore,
 )
-from custom_components.filaman_bambuddy.inventory.runner import InventorySyncRunner
+from custom_components.filaman_bambuddy.coordinator import InventoryCoordinator
 from custom_components.filaman_bambuddy.inventory.watcher import FilamanChangeWatcher
 
 from .memory import rss_kib
@@ -39,13 +46,23 @@ from .plugin_style import plugin_sync
 
 
 class Agent:
-    def __init__(self, session: aiohttp.ClientSession, setup: dict[str, Any]) -> None:
+    def __init__(
+        self, hass: HomeAssistant, session: aiohttp.ClientSession, setup: dict[str, Any]
+    ) -> None:
         self.style: str = setup["style"]
         self.sleep_pauses: bool = bool(setup.get("sleep_pauses", True))
         self.printer_id: int = setup["printer_id"]
         self.bambuddy = BambuddyClient(session, setup["bambuddy_url"], setup["bambuddy_key"])
         self.filaman = FilamanClient(session, setup["filaman_url"], setup["filaman_key"])
-        self.runner = InventorySyncRunner(self.bambuddy, self.filaman)
+        # The interval is the safety net; the bench measures the pushed changes.
+        self.runner = InventoryCoordinator(
+            hass,
+            self.bambuddy,
+            self.filaman,
+            name="bench inventory",
+            filaman_printer_id=None,
+            sync_interval=timedelta(hours=1),
+        )
         self.watcher = FilamanChangeWatcher(self.filaman, self.runner)
         self.live = BambuddyLiveSession(self.bambuddy, reconnect_interval=5)
         self.consumption = ConsumptionProcessor(
@@ -68,7 +85,7 @@ class Agent:
                 "pauses_slept": run.slept,
             }
         else:
-            outcome = await self.runner.sync(reason="bench")
+            outcome = await self.runner.async_sync("bench")
             wall = time.perf_counter() - started
             result = dict(outcome.as_dict())
         return {"wall_s": wall, "result": result, "rss_before_kib": before, "rss_kib": rss_kib()}
@@ -77,7 +94,7 @@ class Agent:
         def on_event(event: WsEvent) -> None:
             # The same routing as hub.py and __init__.py.
             if event.type == "inventory_changed":
-                self.runner.bambuddy_inventory_changed()
+                self.runner.async_bambuddy_inventory_changed()
             if isinstance(event, SpoolUsageLoggedEvent) and event.printer_id == self.printer_id:
                 self._spawn(self.consumption.wake("spool_usage_logged", event))
 
@@ -99,7 +116,7 @@ class Agent:
     async def close(self) -> None:
         await self.watcher.stop()
         await self.consumption.close()
-        await self.runner.close()
+        await self.runner.async_shutdown()
         await self.live.close()
         for task in list(self._tasks):
             task.cancel()
@@ -107,6 +124,13 @@ class Agent:
 
 
 async def serve() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-agent-") as config_dir:
+        async with async_test_home_assistant(config_dir=config_dir) as hass:
+            await _serve(hass)
+            await hass.async_stop(force=True)
+
+
+async def _serve(hass: HomeAssistant) -> None:
     agent: Agent | None = None
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
         while True:
@@ -117,7 +141,7 @@ async def serve() -> None:
             name = command["cmd"]
             answer: dict[str, Any]
             if name == "setup":
-                agent = Agent(session, command)
+                agent = Agent(hass, session, command)
                 answer = {"ok": True, "rss_kib": rss_kib()}
             elif name == "quit":
                 break

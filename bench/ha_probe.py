@@ -124,14 +124,14 @@ async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch
     setup_s = time.perf_counter() - started
     during_setup = watch.figures()
     watch.reset()
-    runner = entry.runtime_data.hub.runner
+    runner = entry.runtime_data.hub.inventory
     async with asyncio.timeout(300):
         while runner.last_result is None:  # noqa: ASYNC110 - the startup sync runs in the background
             await asyncio.sleep(0.05)
     sync = runner.last_result
     during_sync = watch.figures()
     watch.reset()
-    idle = await runner.sync(reason="bench idle")
+    idle = await runner.async_sync("bench idle")
     during_idle = watch.figures()
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()

@@ -1,7 +1,7 @@
 """The FilaMan ⇄ Bambuddy integration: one config entry per Bambuddy printer.
 
 Setup wires four pieces together and keeps none of the logic itself:
-- the per-server hub (live WebSocket, inventory sync runner, FilaMan change watcher),
+- the per-server hub (live WebSocket, inventory coordinator, FilaMan change watcher),
 - the printer coordinator that entities read,
 - the consumption processor that debits FilaMan exactly once per Bambuddy usage row,
 - conflict checks that raise repair issues (Spoolman mode, FilaMan's own plugin).
@@ -223,12 +223,18 @@ def _acquire_hub(
             reconnect_interval=entry.options.get(
                 CONF_RECONNECT_INTERVAL, DEFAULT_RECONNECT_INTERVAL
             ),
+            sync_interval=sync_interval(entry),
         )
         async_add_hub(hass, hub)
         conflict_issues: set[str] = set()
-        hub.runner.add_listener(
-            lambda result: async_sync_tag_conflict_issues(hass, hub, result, conflict_issues)
-        )
+
+        @callback
+        def tag_conflicts() -> None:
+            if (result := hub.inventory.last_result) is not None:
+                async_sync_tag_conflict_issues(hass, hub, result, conflict_issues)
+
+        # For the hub's life (it also keeps the coordinator's interval timer running).
+        hub.inventory.async_add_listener(tag_conflicts)
     hub.entry_ids.add(entry.entry_id)
     return hub
 

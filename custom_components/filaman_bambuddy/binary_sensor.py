@@ -62,5 +62,5 @@ class SyncProblemSensor(FilamanBambuddyEntity, BinarySensorEntity):
     @property
     def is_on(self) -> bool:
         """On after several failed runs in a row; off after the next successful one."""
-        runner = self.coordinator.hub.runner
-        return runner.consecutive_failures >= SYNC_FAILURES_FOR_PROBLEM
+        inventory = self.coordinator.hub.inventory
+        return inventory.consecutive_failures >= SYNC_FAILURES_FOR_PROBLEM

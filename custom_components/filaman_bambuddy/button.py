@@ -31,7 +31,7 @@ BUTTONS: tuple[SyncButtonDescription, ...] = (
         key="sync_now",
         translation_key="sync_now",
         entity_category=EntityCategory.CONFIG,
-        press_fn=lambda coordinator: coordinator.hub.runner.sync(reason="button"),
+        press_fn=lambda coordinator: coordinator.hub.inventory.async_sync("button"),
     ),
     SyncButtonDescription(
         key="full_resync",

@@ -1,26 +1,39 @@
-"""The live picture of one Bambuddy printer that the entry's entities read.
+"""The two coordinators: one per printer (its live state), one per Bambuddy server (the sync).
 
-Bambuddy pushes full ``printer_status`` snapshots over its WebSocket, so there is no polling: the
-first refresh reads the REST status once, then every snapshot replaces the state (snapshots are
-complete; merging would keep trays that are gone). Slot assignments are re-read when Bambuddy says
-they changed, and after every inventory sync (a full resync renumbers Bambuddy's spools).
-
+:class:`PrinterCoordinator` is the live picture of one Bambuddy printer that the entry's entities
+read. Bambuddy pushes full ``printer_status`` snapshots over its WebSocket, so there is no polling:
+the first refresh reads the REST status once, then every snapshot replaces the state (snapshots
+are complete; merging would keep trays that are gone). Slot assignments are re-read when Bambuddy
+says they changed, and after every inventory sync (a full resync renumbers Bambuddy's spools).
 Bambuddy may undo an assignment this integration made (an RFID spool in the slot, a spool of
 another colour loaded): the re-read shows it at once, and the log says so once per assignment.
+
+:class:`InventoryCoordinator` runs the FilaMan → Bambuddy sync of one Bambuddy server, shared by
+its printers' entries: every sync interval, and on request (FilaMan's change stream, Bambuddy's
+``inventory_changed`` and ``spool_auto_assigned``, the Sync now button and action). Requests are
+debounced, so a burst of changes costs one run. Every request takes a ticket; a run serves the
+tickets taken before it started. So a change that arrives while a run is in progress is never
+lost: that run is followed by exactly one more (Home Assistant's debouncer alone would drop it,
+as it treats the run in progress as covering it); callers waiting at once share one run; and a
+debounced request that a later run already served costs nothing. Its data is the last complete
+sync; an incomplete one goes through the coordinator's error path (logged once, recovery once).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .api import ApiError, AuthenticationError
+from .api import ApiError, AuthenticationError, BambuddyClient, FilamanClient
 from .api.events import (
     PrinterStatusEvent,
     SpoolAssignmentChangedEvent,
@@ -31,6 +44,8 @@ from .api.events import (
 from .api.models_bambuddy import Assignment, PrinterStatus, slot_label
 from .api.models_filaman import FilamanSpool
 from .const import DOMAIN
+from .inventory.result import SyncResult
+from .inventory.sync_run import SyncRun
 
 if TYPE_CHECKING:
     from .data import FilamanBambuddyConfigEntry
@@ -39,6 +54,12 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 ASSIGNMENT_REFRESH_COOLDOWN = 0.5
+# Requests within this many seconds of the first one share one inventory run.
+SYNC_DEBOUNCE = 0.3
+# Bambuddy echoes every write with inventory_changed: for this long after a run, an
+# inventory_changed is taken for our own echo while writes are still unaccounted for.
+ECHO_WINDOW = 3.0
+REASON_BAMBUDDY_CHANGED = "bambuddy_inventory_changed"
 
 type SlotAddress = tuple[int, int]
 
@@ -170,7 +191,7 @@ class PrinterCoordinator(DataUpdateCoordinator[PrinterData]):
         """The FilaMan spool as of the last complete listing, if known."""
         if filaman_spool_id is None:
             return None
-        return self.hub.runner.filaman_spools.get(filaman_spool_id)
+        return self.hub.inventory.filaman_spools.get(filaman_spool_id)
 
     def assignment(self, ams_id: int, tray_id: int) -> Assignment | None:
         """The Bambuddy spool assigned to a slot, if any."""
@@ -184,3 +205,215 @@ class PrinterCoordinator(DataUpdateCoordinator[PrinterData]):
 
 def _by_slot(assignments: list[Assignment]) -> dict[SlotAddress, Assignment]:
     return {(a.ams_id, a.tray_id): a for a in assignments}
+
+
+class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
+    """The FilaMan → Bambuddy sync of one Bambuddy server (see the module docstring).
+
+    ``last_result`` is the newest run whatever its outcome (what Sync now answers and the
+    last-sync-result sensor shows); ``data`` is the newest complete one.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        bambuddy: BambuddyClient,
+        filaman: FilamanClient,
+        *,
+        name: str,
+        filaman_printer_id: int | None,
+        sync_interval: timedelta,
+        write_concurrency: int = 4,
+        debounce: float = SYNC_DEBOUNCE,
+        echo_window: float = ECHO_WINDOW,
+    ) -> None:
+        super().__init__(
+            hass,
+            _LOGGER,
+            # Shared by the entries of every printer on the server: it belongs to none of them.
+            config_entry=None,
+            name=name,
+            update_interval=sync_interval,
+            request_refresh_debouncer=Debouncer(hass, _LOGGER, cooldown=debounce, immediate=False),
+        )
+        self._debounced_refresh.function = self._async_refresh_if_requested
+        self._sync_run = SyncRun(
+            bambuddy,
+            filaman,
+            filaman_printer_id=filaman_printer_id,
+            write_concurrency=write_concurrency,
+            before_write=self._count_own_write,
+        )
+        self._echo_window = echo_window
+        self._requested = 0  # tickets handed out
+        self._served = 0  # tickets a finished run had taken in before it started
+        self._next_refresh: asyncio.Task[None] | None = None  # created, not yet running
+        self._closed = False
+        self._reasons: list[str] = []
+        self._full_requested = False
+        self._mass_delete_allowed = False
+        self._changed_during_run = False
+        self._echo_credits = 0
+        self._echo_until = 0.0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.running = False
+        self.run_count = 0
+        self.last_result: SyncResult | None = None
+        self.last_success: SyncResult | None = None
+        self.consecutive_failures = 0
+        """Runs in a row that were not complete (error or failed writes); 0 after a success."""
+        self.linked_count: int | None = None
+        """Linked Bambuddy spools after the last run that could tell (``None`` before)."""
+
+    @property
+    def filaman_spools(self) -> Mapping[int, FilamanSpool]:
+        """Non-archived FilaMan spools of the last complete listing, by id (empty before)."""
+        return self._sync_run.filaman_spools
+
+    # --- requests -----------------------------------------------------------------------
+
+    @callback
+    def async_request_sync(self, reason: str) -> None:
+        """Something changed: one debounced run soon (never lost if a run is in progress)."""
+        if self._closed:
+            return
+        self._note(reason)
+        self._debounced_refresh.async_schedule_call()
+
+    @callback
+    def async_sync_soon(self, reason: str) -> None:
+        """A run now, not debounced (a hub came up)."""
+        if self._closed:
+            return
+        self._note(reason)
+        if self._next_refresh is None or self._next_refresh.done():
+            self._next_refresh = self._spawn(self.async_refresh())
+
+    @callback
+    def async_bambuddy_inventory_changed(self) -> None:
+        """Bambuddy's ``inventory_changed`` arrived: resync unless it is our own echo."""
+        if self._echo_credits > 0 and (self.running or self.hass.loop.time() <= self._echo_until):
+            self._echo_credits -= 1
+            return
+        self._echo_credits = 0
+        self.async_request_sync(REASON_BAMBUDDY_CHANGED)
+
+    async def async_sync(self, reason: str, *, allow_mass_delete: bool = False) -> SyncResult:
+        """Run a sync that starts after this call and return its result.
+
+        Cancelling the caller does not cancel the run. ``allow_mass_delete``: the user
+        confirmed the deletions the mass-deletion guard withheld (``withheld_deletes``).
+        """
+        self._note(reason)
+        self._mass_delete_allowed |= allow_mass_delete
+        return await self._run_now()
+
+    async def async_full_resync(self) -> SyncResult:
+        """Delete every Bambuddy spool, then create all FilaMan spools anew.
+
+        Slot assignments and Bambuddy usage history are lost. Nothing is deleted
+        when FilaMan cannot be read completely first.
+        """
+        self._note("full_resync")
+        self._full_requested = True
+        return await self._run_now()
+
+    def _note(self, reason: str) -> None:
+        """Take a ticket for ``reason``: the next run to start serves it."""
+        self._requested += 1
+        self._reasons.append(reason)
+        if self.running:
+            self._changed_during_run = True
+
+    async def _run_now(self) -> SyncResult:
+        """Wait for a run that started after this call's ticket, starting one if needed."""
+        if self._closed:
+            raise RuntimeError("the inventory coordinator is shut down")
+        ticket = self._requested
+        while self._served < ticket:
+            # Callers that arrive before the next run starts share it. Shielded: a cancelled
+            # caller (an action timing out) leaves the run going.
+            if self._next_refresh is None or self._next_refresh.done():
+                self._next_refresh = self._spawn(self.async_refresh())
+            await asyncio.shield(self._next_refresh)
+        assert self.last_result is not None
+        return self.last_result
+
+    async def _async_refresh_if_requested(self) -> None:
+        """The debounced request: nothing to do when a later run already served it.
+
+        Runs under the debouncer's lock, like every refresh (so runs never overlap): hence
+        the lock-free ``_async_refresh``, which is what Home Assistant's own wiring calls here.
+        """
+        if self._served < self._requested:
+            await self._async_refresh(log_failures=True)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        # Not eager: callers arriving in the same loop iteration take their tickets first.
+        task = self.hass.async_create_background_task(
+            coro, f"{self.name} refresh", eager_start=False
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- one run ------------------------------------------------------------------------
+
+    async def _async_update_data(self) -> SyncResult:
+        # Every refresh (direct, debounced, the interval's) holds the debouncer's lock, so runs
+        # never overlap. The run serves every ticket taken so far.
+        self._next_refresh = None  # callers from now on need the run after this one
+        taking = self._requested
+        reasons, self._reasons = self._reasons, []
+        full, self._full_requested = self._full_requested, False
+        allow_mass_delete, self._mass_delete_allowed = self._mass_delete_allowed, False
+        self._changed_during_run = False
+        if self.hass.loop.time() > self._echo_until:
+            self._echo_credits = 0
+        self.running = True
+        self.run_count += 1
+        try:
+            result = await self._sync_run.run(
+                reason=", ".join(dict.fromkeys(reasons)) or "interval",
+                full=full,
+                allow_mass_delete=allow_mass_delete,
+            )
+        finally:
+            self.running = False
+            self._echo_until = self.hass.loop.time() + self._echo_window
+        self._served = max(self._served, taking)
+        self._record(result)
+        if self._changed_during_run:
+            # Exactly one follow-up for whatever changed while this run read the servers.
+            self._debounced_refresh.async_schedule_call()
+        if not result.complete:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="sync_incomplete",
+                translation_placeholders={
+                    "error": result.error or f"{result.failed} writes failed"
+                },
+            )
+        return result
+
+    def _record(self, result: SyncResult) -> None:
+        self.last_result = result
+        if result.complete:
+            self.last_success = result
+            self.consecutive_failures = 0
+        else:
+            self.consecutive_failures += 1
+        if result.linked is not None:
+            self.linked_count = result.linked
+
+    def _count_own_write(self) -> None:
+        self._echo_credits += 1
+
+    async def async_shutdown(self) -> None:
+        """Stop the timer and the debouncer, and cancel a run in progress."""
+        self._closed = True
+        await super().async_shutdown()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -34,7 +34,7 @@ async def async_get_config_entry_diagnostics(
     data = entry.runtime_data
     coordinator_data = data.coordinator.data
     status = coordinator_data.status if coordinator_data is not None else None
-    last_sync = data.hub.runner.last_result
+    last_sync = data.hub.inventory.last_result
     return async_redact_data(
         {
             "entry": {

@@ -37,10 +37,10 @@ class FilamanBambuddyEntity(CoordinatorEntity[PrinterCoordinator]):
         self._attr_device_info = DeviceInfo(identifiers={printer_device_identifier(coordinator)})
 
     async def async_added_to_hass(self) -> None:
-        """Also follow inventory sync runs (they are not coordinator updates)."""
+        """Also follow the server's inventory coordinator (sync health)."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.coordinator.hub.runner.add_listener(lambda _result: self.async_write_ha_state())
+            self.coordinator.hub.inventory.async_add_listener(self.async_write_ha_state)
         )
 
     @property

@@ -1,9 +1,9 @@
 """What one Bambuddy server shares between all the config entries (printers) that point at it.
 
-Bambuddy has one WebSocket and one inventory per server, so the live session, the inventory sync
-runner and the FilaMan change watcher exist once per server, not once per printer: two printers on
-one server must never run two syncs at once or hold two sockets. The hub is created by the first
-entry that loads and closed when the last one unloads.
+Bambuddy has one WebSocket and one inventory per server, so the live session, the inventory
+coordinator and the FilaMan change watcher exist once per server, not once per printer: two
+printers on one server must never run two syncs at once or hold two sockets. The hub is created
+by the first entry that loads and closed when the last one unloads.
 
 Entries share a hub only when they also use the same keys and the same FilaMan: after a reauth
 or reconfigure one entry may hold a new key while another still holds the revoked one, and the
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 import hashlib
 import logging
 
@@ -24,7 +25,7 @@ from .api import AuthenticationError, BambuddyClient, FilamanClient
 from .api.bambuddy_live import BambuddyLiveSession
 from .api.events import WsEvent
 from .const import DOMAIN
-from .inventory.runner import InventorySyncRunner
+from .coordinator import InventoryCoordinator
 from .inventory.watcher import FilamanChangeWatcher
 from .validation import normalize_url
 
@@ -37,7 +38,7 @@ LIVE_RESTART_DELAY = 5.0
 
 
 class BambuddyHub:
-    """The live session, the sync runner and the FilaMan watcher of one Bambuddy server."""
+    """The live session, the inventory coordinator and the FilaMan watcher of one server."""
 
     def __init__(
         self,
@@ -49,6 +50,7 @@ class BambuddyHub:
         *,
         filaman_printer_id: int | None,
         reconnect_interval: float,
+        sync_interval: timedelta,
     ) -> None:
         self.hass = hass
         self.key = key  # the server (names, the server device); holds no secret
@@ -56,8 +58,15 @@ class BambuddyHub:
         self.bambuddy = bambuddy
         self.filaman = filaman
         self.live = BambuddyLiveSession(bambuddy, reconnect_interval=reconnect_interval)
-        self.runner = InventorySyncRunner(bambuddy, filaman, filaman_printer_id=filaman_printer_id)
-        self.watcher = FilamanChangeWatcher(filaman, self.runner)
+        self.inventory = InventoryCoordinator(
+            hass,
+            bambuddy,
+            filaman,
+            name=f"{DOMAIN} inventory {key}",
+            filaman_printer_id=filaman_printer_id,
+            sync_interval=sync_interval,
+        )
+        self.watcher = FilamanChangeWatcher(filaman, self.inventory)
         self.entry_ids: set[str] = set()
         self._auth_failed_listeners: list[Callable[[], None]] = []
         self._live_task: asyncio.Task[None] | None = None
@@ -74,7 +83,7 @@ class BambuddyHub:
                 self._run_live(), f"{DOMAIN} live session {self.key}"
             )
         self.watcher.start()
-        self.runner.request_sync(reason="startup")
+        self.inventory.async_sync_soon("startup")
 
     def add_auth_failed_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` when Bambuddy rejects the API key (it starts a reauth flow)."""
@@ -91,11 +100,11 @@ class BambuddyHub:
     def _on_event(self, event: WsEvent) -> None:
         # Someone edited Bambuddy's inventory: put FilaMan's picture back.
         if event.type == "inventory_changed":
-            self.runner.bambuddy_inventory_changed()
+            self.inventory.async_bambuddy_inventory_changed()
         elif event.type == "spool_auto_assigned":
             # Bambuddy matched, tagged or created a spool from an RFID tray by itself, with no
             # inventory_changed: adopt it now, before a print books grams to it unlinked.
-            self.runner.request_sync(reason="spool_auto_assigned")
+            self.inventory.async_request_sync("spool_auto_assigned")
 
     async def _run_live(self) -> None:
         """Keep the live session running; it reconnects by itself, this only survives crashes."""
@@ -118,7 +127,7 @@ class BambuddyHub:
         self.bambuddy.on_key_rejected(None)
         self.filaman.on_key_rejected(None)
         await self.watcher.stop()
-        await self.runner.close()
+        await self.inventory.async_shutdown()
         await self.live.close()
         if self._live_task is not None:
             self._live_task.cancel()

@@ -315,7 +315,7 @@ class UnlinkedUsageRepairFlow(RepairsFlow):
                 errors["base"] = "cannot_connect"
             else:
                 # Map the rest of FilaMan's fields onto the newly linked spool now.
-                data.hub.runner.request_sync(reason="spool_linked")
+                data.hub.inventory.async_request_sync("spool_linked")
                 return self.async_create_entry(data={})
         try:
             spools = {

@@ -110,12 +110,12 @@ class HealthSensorDescription(SensorEntityDescription):
 
 
 def _last_sync(entry: FilamanBambuddyConfigEntry) -> datetime | None:
-    result = entry.runtime_data.hub.runner.last_success
+    result = entry.runtime_data.hub.inventory.last_success
     return None if result is None else result.finished_at
 
 
 def _last_sync_result(entry: FilamanBambuddyConfigEntry) -> str | None:
-    result = entry.runtime_data.hub.runner.last_result
+    result = entry.runtime_data.hub.inventory.last_result
     if result is None:
         return None
     if result.complete:
@@ -124,7 +124,7 @@ def _last_sync_result(entry: FilamanBambuddyConfigEntry) -> str | None:
 
 
 def _last_sync_attributes(entry: FilamanBambuddyConfigEntry) -> dict[str, Any] | None:
-    result = entry.runtime_data.hub.runner.last_result
+    result = entry.runtime_data.hub.inventory.last_result
     return None if result is None else dict(result.as_dict())
 
 
@@ -162,7 +162,7 @@ HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (
         translation_key="linked_spools",
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda entry: entry.runtime_data.hub.runner.linked_count,
+        value_fn=lambda entry: entry.runtime_data.hub.inventory.linked_count,
     ),
     HealthSensorDescription(
         key="last_sync_result",

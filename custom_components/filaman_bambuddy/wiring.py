@@ -14,7 +14,6 @@ from homeassistant.helpers.event import async_track_time_interval
 from .api.events import PrintCompleteEvent, SpoolUsageLoggedEvent, WsEvent
 from .const import CONF_SYNC_INTERVAL, DEFAULT_SYNC_INTERVAL, DOMAIN
 from .data import FilamanBambuddyConfigEntry, FilamanBambuddyData
-from .inventory.result import SyncResult
 from .print_events import PrintEventBridge
 
 # Usage rows are polled this often besides WebSocket wake-ups (a missed event costs at most this).
@@ -26,34 +25,29 @@ def sync_interval(entry: FilamanBambuddyConfigEntry) -> timedelta:
 
 
 def track_periodic_work(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> None:
-    """The safety nets behind the push paths: periodic sync and usage poll."""
-    data = entry.runtime_data
+    """The usage poll behind the push path, and what follows an inventory sync.
 
-    @callback
-    def periodic_sync(_now: datetime) -> None:
-        data.hub.runner.request_sync(reason="interval")
+    (The periodic sync is the inventory coordinator's own ``update_interval``.)
+    """
+    data = entry.runtime_data
 
     async def poll_usage(_now: datetime) -> None:
         await async_wake_consumption(hass, entry, "poll")
 
     @callback
-    def inventory_synced(result: SyncResult) -> None:
+    def inventory_synced() -> None:
         data.coordinator.async_inventory_synced()
-        if result.complete and data.consumption.pending_count:
+        result = data.hub.inventory.last_result
+        if result is not None and result.complete and data.consumption.pending_count:
             # FilaMan answers again: debits owed since it was down need not wait for the poll.
             wake_consumption_soon(hass, entry, "filaman_reachable")
 
     entry.async_on_unload(
         async_track_time_interval(
-            hass, periodic_sync, sync_interval(entry), name=f"{DOMAIN} periodic sync"
-        )
-    )
-    entry.async_on_unload(
-        async_track_time_interval(
             hass, poll_usage, CONSUMPTION_POLL_INTERVAL, name=f"{DOMAIN} usage poll"
         )
     )
-    entry.async_on_unload(data.hub.runner.add_listener(inventory_synced))
+    entry.async_on_unload(data.hub.inventory.async_add_listener(inventory_synced))
 
 
 def wire_live_events(

@@ -165,7 +165,7 @@ class RecordingRunner:
     def __init__(self) -> None:
         self.reasons: list[str] = []
 
-    def request_sync(self, reason: str, delay: float = 0.0) -> None:
+    def async_request_sync(self, reason: str) -> None:
         self.reasons.append(reason)
 
 

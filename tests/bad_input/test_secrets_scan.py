@@ -30,7 +30,7 @@ async def test_no_secret_in_logs_or_diagnostics(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     data = entry.runtime_data
-    await data.hub.runner.sync(reason="secrets scan")
+    await data.hub.inventory.async_sync("secrets scan")
     device = dr.async_get(hass).async_get_device_by_identifier(
         (DOMAIN, str(entry.unique_id)), entry.entry_id
     )
@@ -54,7 +54,7 @@ async def test_no_secret_in_logs_or_diagnostics(
     # Error paths: refused keys, failing servers, dropped sockets, expired tokens.
     servers.bambuddy.fail_next("*", r"/inventory", 401, count=2)
     servers.filaman.fail_next("*", r"/spools", 500, count=2)
-    await data.hub.runner.sync(reason="secrets scan errors")
+    await data.hub.inventory.async_sync("secrets scan errors")
     servers.bambuddy.expire_ws_tokens()
     servers.bambuddy.drop_websockets()
     servers.filaman.drop_sse()

@@ -200,7 +200,7 @@ async def test_chaos_soak(
             entry.add_to_hass(hass)
             assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
-        await entries[0].runtime_data.hub.runner.sync(reason="soak start")
+        await entries[0].runtime_data.hub.inventory.async_sync("soak start")
         # Load and assign the slots: four FilaMan spools per printer.
         spools = iter(world.filaman_spools)
         for printer_id in world.printers:
@@ -284,9 +284,9 @@ async def test_chaos_soak(
             assert remaining == pytest.approx(START_REMAINING_G - debited[spool], abs=0.01)
 
         # --- Bambuddy's inventory is FilaMan's ------------------------------------------
-        runner = entries[0].runtime_data.hub.runner
-        await runner.sync(reason="soak check")
-        final = await runner.sync(reason="soak check")
+        runner = entries[0].runtime_data.hub.inventory
+        await runner.async_sync("soak check")
+        final = await runner.async_sync("soak check")
         assert final.complete, final
         assert (final.created, final.updated, final.deleted) == (0, 0, 0), final
         assert sorted(link_map(world).values()) == sorted(world.filaman_spools)

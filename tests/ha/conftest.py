@@ -115,7 +115,7 @@ async def loaded_entry(hass: HomeAssistant, servers: Servers) -> AsyncIterator[M
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    await entry.runtime_data.hub.runner.sync(reason="test")
+    await entry.runtime_data.hub.inventory.async_sync("test")
     await hass.async_block_till_done()
     yield entry
     await unload(hass, entry)
@@ -152,8 +152,8 @@ async def settle(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await wait_for(
         lambda: (
             data.hub.live.connected
-            and data.hub.runner.last_result is not None
-            and not data.hub.runner.running
+            and data.hub.inventory.last_result is not None
+            and not data.hub.inventory.running
         )
     )
     await data.consumption.wait_idle()

@@ -253,7 +253,7 @@ async def test_legacy_bambuddy_weights_in_print_complete_are_debited(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    await entry.runtime_data.hub.runner.sync(reason="test")
+    await entry.runtime_data.hub.inventory.async_sync("test")
     first, second, _ = servers.spool_ids
     await assign(hass, entry, first, 0, 0)
     await assign(hass, entry, second, 0, 1)

@@ -70,7 +70,12 @@ async def test_two_printers_on_one_server_share_one_hub(
     assert servers.filaman.bus.stream_count == 1  # one FilaMan change stream
 
     results: list[SyncResult] = []
-    remove = hub.runner.add_listener(results.append)
+
+    def record() -> None:
+        if hub.inventory.last_result is not None:
+            results.append(hub.inventory.last_result)
+
+    remove = hub.inventory.async_add_listener(record)
     servers.bambuddy.latency = 0.01
     requests = [
         hass.services.async_call(
@@ -160,7 +165,7 @@ async def test_our_own_writes_do_not_trigger_another_sync(
     hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
 ) -> None:
     """Bambuddy answers each of our writes with inventory_changed: that is an echo."""
-    runner = loaded_entry.runtime_data.hub.runner
+    runner = loaded_entry.runtime_data.hub.inventory
     await settle(hass, loaded_entry)
     runs = runner.run_count
     servers.filaman.edit_spool(servers.spool_ids[0], remaining_weight_g=610.0)
@@ -175,14 +180,14 @@ async def test_unloading_during_a_writing_sync_leaves_no_coroutine_behind(
     for _ in range(8):
         servers.add_spool_quietly()
     servers.bambuddy.latency = 0.2
-    runner = loaded_entry.runtime_data.hub.runner
+    runner = loaded_entry.runtime_data.hub.inventory
     log = servers.bambuddy.request_log
     created_before = log.count(("POST", "/api/v1/inventory/spools"))
     # Finalise earlier tests' garbage first: only what this unload leaves behind may warn here.
     gc.collect()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        runner.request_sync(reason="test")
+        runner.async_request_sync("test")
         await wait_for(lambda: log.count(("POST", "/api/v1/inventory/spools")) > created_before)
         assert await hass.config_entries.async_unload(loaded_entry.entry_id)
         await hass.async_block_till_done()

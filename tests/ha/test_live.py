@@ -92,7 +92,7 @@ async def test_a_key_rejected_by_any_request_starts_reauth_at_once(
         servers.bambuddy.revoke_api_key(servers.bambuddy_key)
     else:
         servers.filaman.revoke_api_key(servers.filaman_key)
-    await loaded_entry.runtime_data.hub.runner.sync(reason="test")
+    await loaded_entry.runtime_data.hub.inventory.async_sync("test")
     await hass.async_block_till_done()
     flows = [
         flow["context"]["entry_id"]

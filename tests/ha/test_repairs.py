@@ -78,7 +78,7 @@ async def test_filaman_plugin_for_this_printer_blocks_debits(
     assert entry.runtime_data.consumption.blocked == "filaman_plugin_active"
 
     # A print while the plugin runs is the plugin's to debit: skipped here, also later.
-    await entry.runtime_data.hub.runner.sync(reason="test")
+    await entry.runtime_data.hub.inventory.async_sync("test")
     spool_id = servers.spool_ids[0]
     await hass.services.async_call(
         DOMAIN,

@@ -142,7 +142,7 @@ async def test_first_print_of_an_rfid_spool_lands_in_filaman_once(
     assert events[-1].data["total_grams"] == 100.0
     assert events[-1].data["awaiting_link_grams"] == 0
     # Nothing more on later runs.
-    await entry.runtime_data.hub.runner.sync(reason="again")
+    await entry.runtime_data.hub.inventory.async_sync("again")
     await entry.runtime_data.consumption.wake("again")
     await entry.runtime_data.consumption.wait_idle()
     assert len(servers.filaman.consumption_events(spool)) == 1
@@ -177,7 +177,7 @@ async def test_existing_duplicate_install_is_healed(hass: HomeAssistant, servers
     assert active_holders(servers) == [auto]  # the slot's spool kept, linked
     assert servers.bambuddy.db.spools[auto].fields["note"] == f"filaman:{spool}"
     assert servers.bambuddy.db.spools[twin].archived_at is not None  # archived, not deleted
-    assert entry.runtime_data.hub.runner.last_result is not None
+    assert entry.runtime_data.hub.inventory.last_result is not None
 
     await print_on_slot(hass, servers, entry, 25.0, "Hook")
     assert remaining(servers, spool) == 975.0
@@ -262,7 +262,7 @@ async def test_repair_preselects_the_rfid_match_and_can_dismiss(
         servers.filaman.add_manufacturer("Other"), "PETG", color_hex="#00AE42"
     )
     tagged = servers.filaman.add_spool(other, rfid_uid=TAG)
-    await entry.runtime_data.hub.runner.sync(reason="test")
+    await entry.runtime_data.hub.inventory.async_sync("test")
     await hass.async_block_till_done()
     (conflict,) = domain_issues(hass, "rfid_conflict_")
     assert conflict.translation_key == "rfid_material_mismatch"

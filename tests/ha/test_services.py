@@ -367,7 +367,7 @@ async def test_unloaded_entry_is_refused(
 async def test_sync_now_button_runs_a_sync(
     hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
 ) -> None:
-    runner = loaded_entry.runtime_data.hub.runner
+    runner = loaded_entry.runtime_data.hub.inventory
     runs = runner.run_count
     spool_id = servers.add_spool_quietly()
     await hass.services.async_call(
@@ -408,4 +408,4 @@ async def test_full_resync_button_is_disabled_by_default_and_guarded(
     await hass.services.async_call(
         BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: button}, blocking=True
     )
-    assert loaded_entry.runtime_data.hub.runner.last_result.full_resync  # type: ignore[union-attr]
+    assert loaded_entry.runtime_data.hub.inventory.last_result.full_resync  # type: ignore[union-attr]

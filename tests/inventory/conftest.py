@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 import copy
+from datetime import timedelta
 import json
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
 from custom_components.filaman_bambuddy.api.filaman import FilamanClient
 from custom_components.filaman_bambuddy.api.models_filaman import FilamanSpool
+from custom_components.filaman_bambuddy.coordinator import InventoryCoordinator
 from simulators.bambuddy import BambuddySimulator
 from simulators.filaman import FilamanSimulator
 
@@ -97,3 +100,23 @@ async def wait_until(predicate: Callable[[], bool], within: float = 3.0) -> None
             if predicate():
                 return
             await asyncio.sleep(0.002)
+
+
+def inventory_coordinator(
+    hass: HomeAssistant,
+    bambuddy: BambuddyClient,
+    filaman: FilamanClient,
+    *,
+    filaman_printer_id: int | None = None,
+    **options: Any,
+) -> InventoryCoordinator:
+    """The inventory coordinator of one Bambuddy server, as the hub builds it."""
+    return InventoryCoordinator(
+        hass,
+        bambuddy,
+        filaman,
+        name="test inventory",
+        filaman_printer_id=filaman_printer_id,
+        sync_interval=timedelta(minutes=5),
+        **options,
+    )

@@ -154,7 +154,8 @@ class SyncRun:
             error = self._guard_error(plan.guard)
         except ApiError as err:
             error = str(err) or type(err).__name__
-            _LOGGER.warning("Inventory sync (%s) stopped: %s", reason, error)
+            # The coordinator logs the failure once per outage (and the recovery).
+            _LOGGER.debug("Inventory sync (%s) stopped: %s", reason, error)
         except Exception as err:
             error = f"unexpected {type(err).__name__}: {err}"
             _LOGGER.exception("Inventory sync (%s) failed unexpectedly", reason)

@@ -1,4 +1,4 @@
-"""FilaMan change stream → debounced inventory sync requests.
+"""FilaMan change stream → inventory sync requests (the coordinator debounces them).
 
 SSE is only a hint (no ids, per worker, may silently stall): every relevant event
 asks for a full sync, and so does every (re)connect, because changes made while
@@ -29,26 +29,26 @@ REASON_SSE_CONNECTED = "filaman_sse_connected"
 
 
 class SyncRequester(Protocol):
-    def request_sync(self, reason: str, delay: float = 0.0) -> None: ...
+    """Who runs the sync (it debounces bursts of requests)."""
+
+    def async_request_sync(self, reason: str) -> None: ...
 
 
 class FilamanChangeWatcher:
-    """Consumes ``filaman.events()`` and calls ``runner.request_sync`` for changes."""
+    """Consumes ``filaman.events()`` and asks ``syncer`` for a sync on changes."""
 
     def __init__(
         self,
         filaman: FilamanClient,
-        runner: SyncRequester,
+        syncer: SyncRequester,
         event_names: Iterable[str] = DEFAULT_EVENT_NAMES,
         *,
-        debounce: float = 0.3,
         restart_delay: float = 5.0,
         reconnect_backoff: float = 1.0,
     ) -> None:
         self._filaman = filaman
-        self._runner = runner
+        self._syncer = syncer
         self._event_names = frozenset(event_names)
-        self._debounce = debounce
         self._restart_delay = restart_delay
         self._reconnect_backoff = reconnect_backoff
         self._task: asyncio.Task[None] | None = None
@@ -87,8 +87,8 @@ class FilamanChangeWatcher:
     def _handle(self, name: str) -> None:
         try:
             if name == SSE_CONNECTED:
-                self._runner.request_sync(REASON_SSE_CONNECTED, delay=self._debounce)
+                self._syncer.async_request_sync(REASON_SSE_CONNECTED)
             elif name in self._event_names:
-                self._runner.request_sync(REASON_SSE, delay=self._debounce)
+                self._syncer.async_request_sync(REASON_SSE)
         except Exception:
             _LOGGER.exception("Cannot request a sync for FilaMan event %r", name)

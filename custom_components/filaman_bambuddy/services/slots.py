@@ -113,7 +113,7 @@ async def async_assign_spool(call: ServiceCall) -> ServiceResponse:
         if twin is None:
             # Not in Bambuddy yet (new in FilaMan since the last sync), or Bambuddy's own RFID
             # spool not adopted yet: sync, then look again.
-            await data.hub.runner.sync(reason="assign_spool")
+            await data.hub.inventory.async_sync("assign_spool")
             try:
                 twin = await _twin_for_slot(entry, filaman_spool_id, tray)
             except _RfidSlotTaken as taken:

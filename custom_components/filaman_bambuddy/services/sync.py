@@ -6,7 +6,7 @@ from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse
 
 from ..const import DOMAIN
 from ..data import FilamanBambuddyConfigEntry, FilamanBambuddyData
-from ..inventory.runner import SyncResult
+from ..inventory.result import SyncResult
 from .targets import target_entry, validation_error
 
 ATTR_FORCE = "force"
@@ -19,8 +19,8 @@ BUSY_STATES = frozenset({"RUNNING", "PAUSE", "PREPARE", "SLICING"})
 async def async_sync_now(call: ServiceCall) -> ServiceResponse:
     """Copy FilaMan into Bambuddy now; answer with the run's counts."""
     entry = target_entry(call)
-    result = await entry.runtime_data.hub.runner.sync(
-        reason="service", allow_mass_delete=call.data[ATTR_ALLOW_DELETIONS]
+    result = await entry.runtime_data.hub.inventory.async_sync(
+        "service", allow_mass_delete=call.data[ATTR_ALLOW_DELETIONS]
     )
     return dict(result.as_dict())
 
@@ -51,4 +51,4 @@ async def async_full_resync(
                 raise validation_error("printer_busy", printer=other.title)
             if other_data.bridge.awaiting_usage:
                 raise validation_error("usage_not_booked", printer=other.title)
-    return await hub.runner.full_resync()
+    return await hub.inventory.async_full_resync()

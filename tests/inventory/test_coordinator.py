@@ -1,4 +1,4 @@
-"""InventorySyncRunner against both simulators over loopback."""
+"""The inventory coordinator against both simulators over loopback: runs, requests, echoes."""
 
 from __future__ import annotations
 
@@ -6,49 +6,51 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
 from custom_components.filaman_bambuddy.api.filaman import FilamanClient
-from custom_components.filaman_bambuddy.inventory import InventorySyncRunner, SyncResult
+from custom_components.filaman_bambuddy.coordinator import InventoryCoordinator
+from custom_components.filaman_bambuddy.inventory import SyncResult
 from custom_components.filaman_bambuddy.inventory.plan import values_equal
 from simulators.bambuddy import BambuddySimulator
 from simulators.filaman import FilamanSimulator
 
-from .conftest import wait_until
+from .conftest import inventory_coordinator, wait_until
 from .populate import expected, linked, populate, spool_json, writes
 
 SPOOL_PATH = r"^/api/v1/inventory/spools/\d+$"
 
 
 @pytest.fixture
-async def runner(
-    bambuddy: BambuddyClient, filaman: FilamanClient
-) -> AsyncIterator[InventorySyncRunner]:
-    sync_runner = InventorySyncRunner(bambuddy, filaman, filaman_printer_id=1)
-    yield sync_runner
-    await sync_runner.close()
+async def inventory(
+    hass: HomeAssistant, bambuddy: BambuddyClient, filaman: FilamanClient
+) -> AsyncIterator[InventoryCoordinator]:
+    coordinator = inventory_coordinator(hass, bambuddy, filaman, filaman_printer_id=1)
+    yield coordinator
+    await coordinator.async_shutdown()
 
 
 async def test_fifty_spools_are_linked_with_every_field_right(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
-    inventory = populate(filaman_sim, count=50)
-    assert inventory.printer_id == 1
+    stock = populate(filaman_sim, count=50)
+    assert stock.printer_id == 1
 
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
 
     assert (result.created, result.updated, result.deleted, result.failed) == (50, 0, 0, 0)
     assert result.complete
     assert result.status == "success"
-    assert result.linked == runner.linked_count == 50
+    assert result.linked == inventory.linked_count == 50
     twins = linked(bambuddy_sim)
-    assert sorted(twins) == inventory.active
-    for spool_id in inventory.active:
+    assert sorted(twins) == stock.active
+    for spool_id in stock.active:
         (twin,) = twins[spool_id]
-        desired = expected(filaman_sim, spool_id, inventory.printer_id)
+        desired = expected(filaman_sim, spool_id, stock.printer_id)
         stored = spool_json(bambuddy_sim, twin.id)
         for key, value in desired.fields.items():
             assert values_equal(key, value, stored[key]), (spool_id, key, value, stored[key])
@@ -75,7 +77,7 @@ async def test_fifty_spools_are_linked_with_every_field_right(
 
     bambuddy_sim.request_log.clear()
     filaman_sim.request_log.clear()
-    again = await runner.sync(reason="again")
+    again = await inventory.async_sync("again")
 
     assert writes(bambuddy_sim.request_log) == []
     assert (again.created, again.updated, again.deleted, again.unchanged) == (0, 0, 0, 50)
@@ -85,18 +87,18 @@ async def test_fifty_spools_are_linked_with_every_field_right(
 
 
 async def test_failed_patch_deletes_nothing_and_is_counted(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
-    inventory = populate(filaman_sim, count=10, archived=0)
-    await runner.sync(reason="initial")
+    stock = populate(filaman_sim, count=10, archived=0)
+    await inventory.async_sync("initial")
     before = {link: [s.id for s in twins] for link, twins in linked(bambuddy_sim).items()}
     filaman_sim.edit_spool(3, remaining_weight_g=100.0)
     filaman_sim.edit_spool(4, remaining_weight_g=100.0)
     bambuddy_sim.fail_next("PATCH", SPOOL_PATH, status=500)
 
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
 
     assert (result.updated, result.failed, result.deleted, result.created) == (1, 1, 0, 0)
     assert not result.complete
@@ -104,59 +106,59 @@ async def test_failed_patch_deletes_nothing_and_is_counted(
     assert result.error is None
     after = {link: [s.id for s in twins] for link, twins in linked(bambuddy_sim).items()}
     assert after == before
-    assert sorted(after) == inventory.active
-    assert runner.consecutive_failures == 1
+    assert sorted(after) == stock.active
+    assert inventory.consecutive_failures == 1
     # The next run repairs what failed and touches nothing else.
-    repaired = await runner.sync(reason="retry")
+    repaired = await inventory.async_sync("retry")
     assert (repaired.updated, repaired.failed, repaired.deleted) == (1, 0, 0)
-    assert runner.consecutive_failures == 0
-    assert runner.last_success is repaired
+    assert inventory.consecutive_failures == 0
+    assert inventory.last_success is repaired
 
 
 async def test_failed_create_deletes_nothing(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=6, archived=0)
     bambuddy_sim.fail_next("POST", r"^/api/v1/inventory/spools$", status=422)
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
     assert (result.created, result.failed, result.deleted) == (5, 1, 0)
     assert len(linked(bambuddy_sim)) == 5
-    assert (await runner.sync(reason="retry")).created == 1
+    assert (await inventory.async_sync("retry")).created == 1
     assert len(linked(bambuddy_sim)) == 6
 
 
 async def test_archiving_a_filaman_spool_removes_its_twin(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=5, archived=0)
-    await runner.sync(reason="initial")
+    await inventory.async_sync("initial")
     filaman_sim.archive_spool(2)
     filaman_sim.delete_spool_permanent(4)
 
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
 
     assert (result.deleted, result.unchanged, result.failed) == (2, 3, 0)
     assert sorted(linked(bambuddy_sim)) == [1, 3, 5]
-    assert runner.linked_count == 3
+    assert inventory.linked_count == 3
 
 
 async def test_hand_made_spool_survives_sync_and_full_resync_removes_it(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     bambuddy: BambuddyClient,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=4, archived=0)
     mine = await bambuddy.create_spool({"material": "PETG", "note": "bought at the fair"})
-    await runner.sync(reason="initial")
+    await inventory.async_sync("initial")
     old_ids = {twins[0].id for twins in linked(bambuddy_sim).values()}
     assert mine.id in bambuddy_sim.db.spools
 
-    result = await runner.full_resync()
+    result = await inventory.async_full_resync()
 
     assert result.full_resync
     assert (result.deleted, result.created, result.failed) == (5, 4, 0)
@@ -167,14 +169,14 @@ async def test_hand_made_spool_survives_sync_and_full_resync_removes_it(
 
 
 async def test_full_resync_deletes_nothing_when_filaman_cannot_be_read(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=3, archived=0)
-    await runner.sync(reason="initial")
+    await inventory.async_sync("initial")
     filaman_sim.fail_next("GET", r"^/api/v1/spools$", status=503)
-    result = await runner.full_resync()
+    result = await inventory.async_full_resync()
     assert result.error is not None
     assert result.status == "failed"
     assert result.deleted == 0
@@ -182,15 +184,15 @@ async def test_full_resync_deletes_nothing_when_filaman_cannot_be_read(
 
 
 async def test_filaman_listing_failure_mid_way_deletes_nothing(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     bambuddy: BambuddyClient,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
-    inventory = populate(filaman_sim, count=205, archived=0)  # two pages of 200
+    stock = populate(filaman_sim, count=205, archived=0)  # two pages of 200
     twin = await bambuddy.create_spool({"material": "PLA", "note": "filaman:1"})
     filaman_sim.archive_spool(1)  # a complete listing would now delete the twin
-    active = inventory.active[1:]
+    active = stock.active[1:]
     # Page 1 is answered (exactly as the server would), then page 2 fails.
     first_page = {
         "items": [filaman_sim.spool_json(spool_id) for spool_id in active[:200]],
@@ -201,29 +203,29 @@ async def test_filaman_listing_failure_mid_way_deletes_nothing(
     filaman_sim.fail_next("GET", r"^/api/v1/spools$", status=200, body=first_page)
     filaman_sim.fail_next("GET", r"^/api/v1/spools$", status=500)
     bambuddy_sim.request_log.clear()
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
 
     assert result.error is not None
     assert not result.complete
     assert (result.deleted, result.created, result.updated) == (0, 0, 0)
     assert writes(bambuddy_sim.request_log) == []
     assert twin.id in bambuddy_sim.db.spools
-    assert runner.filaman_spools == {}
+    assert inventory.filaman_spools == {}
     assert filaman_sim.request_log.count(("GET", "/api/v1/spools")) == 2
 
 
 async def test_restores_a_twin_archived_in_bambuddy(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=2, archived=0)
-    await runner.sync(reason="initial")
+    await inventory.async_sync("initial")
     twin_id = linked(bambuddy_sim)[1][0].id
     bambuddy_sim.db.spools[twin_id].archived_at = datetime.now(UTC)
     bambuddy_sim.request_log.clear()
 
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
 
     assert (result.updated, result.created, result.deleted) == (1, 0, 0)
     assert bambuddy_sim.db.spools[twin_id].archived_at is None
@@ -233,30 +235,30 @@ async def test_restores_a_twin_archived_in_bambuddy(
 
 
 async def test_duplicates_are_reduced_to_the_assigned_one(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     bambuddy: BambuddyClient,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=2, archived=0)
-    await runner.sync(reason="initial")
+    await inventory.async_sync("initial")
     original = linked(bambuddy_sim)[1][0].id
     duplicate = await bambuddy.create_spool({"material": "PLA", "note": "filaman:1"})
     printer_id = bambuddy_sim.add_printer("Workshop")
     await bambuddy.assign(duplicate.id, printer_id, 0, 0)
 
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
 
     # The surplus twin is archived, never deleted (it may carry usage history).
     assert (result.deleted, result.archived) == (0, 1)
     assert bambuddy_sim.db.spools[original].archived_at is not None
     active = [s for s in linked(bambuddy_sim)[1] if s.archived_at is None]
     assert [s.id for s in active] == [duplicate.id]
-    assert (await runner.sync(reason="again")).writes == 0
+    assert (await inventory.async_sync("again")).writes == 0
 
 
 async def test_unlinked_spools_are_untouched_by_sync(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     bambuddy: BambuddyClient,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
@@ -264,96 +266,97 @@ async def test_unlinked_spools_are_untouched_by_sync(
     mine = await bambuddy.create_spool({"material": "PETG", "note": "filaman:x"})
     populate(filaman_sim, count=1, archived=0)
     bambuddy_sim.request_log.clear()
-    await runner.sync(reason="test")
+    await inventory.async_sync("test")
     assert spool_json(bambuddy_sim, mine.id)["material"] == "PETG"
     assert all(not path.endswith(f"/{mine.id}") for _, path in bambuddy_sim.request_log)
 
 
 async def test_concurrent_callers_share_one_run(
-    runner: InventorySyncRunner, filaman_sim: FilamanSimulator
+    inventory: InventoryCoordinator, filaman_sim: FilamanSimulator
 ) -> None:
     populate(filaman_sim, count=3, archived=0)
     first, second = await asyncio.gather(
-        runner.sync(reason="button"), runner.sync(reason="service")
+        inventory.async_sync("button"), inventory.async_sync("service")
     )
     assert first is second
-    assert runner.run_count == 1
+    assert inventory.run_count == 1
     assert first.reason == "button, service"
 
 
 async def test_caller_during_a_run_gets_a_run_that_started_after_it(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=3, archived=0)
     bambuddy_sim.latency = 0.05
-    first = asyncio.create_task(runner.sync(reason="first"))
-    await wait_until(lambda: runner.running)
+    first = asyncio.create_task(inventory.async_sync("first"))
+    await wait_until(lambda: inventory.running)
     asked_at = datetime.now(UTC)
-    second = await runner.sync(reason="second")
+    second = await inventory.async_sync("second")
     assert second is not await first
     assert second.started_at >= asked_at
     assert second.reason == "second"
-    assert runner.run_count == 2
+    assert inventory.run_count == 2
 
 
 async def test_triggers_during_a_run_cause_exactly_one_follow_up(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=3, archived=0)
     results: list[SyncResult] = []
-    runner.add_listener(results.append)
+    inventory.async_add_listener(lambda: results.append(inventory.last_result))  # type: ignore[arg-type]
     bambuddy_sim.latency = 0.03
-    first = asyncio.create_task(runner.sync(reason="first"))
-    await wait_until(lambda: runner.running)
+    first = asyncio.create_task(inventory.async_sync("first"))
+    await wait_until(lambda: inventory.running)
     for _ in range(5):
-        runner.request_sync("sse")
-    waiters = [asyncio.create_task(runner.sync(reason=f"caller {n}")) for n in range(3)]
+        inventory.async_request_sync("sse")
+    waiters = [asyncio.create_task(inventory.async_sync(f"caller {n}")) for n in range(3)]
     await first
     follow_ups = await asyncio.gather(*waiters)
     assert len({id(result) for result in follow_ups}) == 1
     await asyncio.sleep(0.1)
-    assert runner.run_count == 2
+    assert inventory.run_count == 2
     assert [r.reason for r in results] == ["first", "sse, caller 0, caller 1, caller 2"]
-    assert runner.last_result is results[-1]
+    assert inventory.last_result is results[-1]
 
 
 async def test_debounced_requests_coalesce(
-    runner: InventorySyncRunner, filaman_sim: FilamanSimulator
+    inventory: InventoryCoordinator, filaman_sim: FilamanSimulator
 ) -> None:
     populate(filaman_sim, count=1, archived=0)
     done = asyncio.Event()
-    runner.add_listener(lambda _result: done.set())
+    inventory.async_add_listener(done.set)
     for _ in range(10):
-        runner.request_sync("burst", delay=0.05)
+        inventory.async_request_sync("burst")
         await asyncio.sleep(0.01)
     await asyncio.wait_for(done.wait(), 2)
     await asyncio.sleep(0.1)
-    assert runner.run_count == 1
+    assert inventory.run_count == 1
 
 
 async def test_starting_run_absorbs_a_waiting_debounced_request(
-    runner: InventorySyncRunner, filaman_sim: FilamanSimulator
+    inventory: InventoryCoordinator, filaman_sim: FilamanSimulator
 ) -> None:
     populate(filaman_sim, count=1, archived=0)
-    runner.request_sync("sse", delay=0.2)
-    result = await runner.sync(reason="button")
-    assert result.reason == "button, sse"
+    inventory.async_request_sync("sse")
+    result = await inventory.async_sync("button")
+    assert result.reason == "sse, button"  # in the order they were asked for
     await asyncio.sleep(0.3)
-    assert runner.run_count == 1
+    assert inventory.run_count == 1
 
 
 async def test_echo_of_own_writes_does_not_loop(
+    hass: HomeAssistant,
     bambuddy: BambuddyClient,
     filaman: FilamanClient,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=8, archived=0)
-    runner = InventorySyncRunner(bambuddy, filaman, echo_window=0.5)
+    inventory = inventory_coordinator(hass, bambuddy, filaman, echo_window=0.5)
     echoes = 0
 
     async def pump() -> None:
@@ -362,62 +365,66 @@ async def test_echo_of_own_writes_does_not_loop(
             async for event in ws:
                 if event.type == "inventory_changed":
                     echoes += 1
-                    runner.bambuddy_inventory_changed(delay=0.02)
+                    inventory.async_bambuddy_inventory_changed()
 
     listener = asyncio.create_task(pump())
     try:
         await asyncio.sleep(0.1)
-        result = await runner.sync(reason="initial")
+        result = await inventory.async_sync("initial")
         assert result.created == 8
         await asyncio.sleep(0.3)
         assert echoes == 8
-        assert runner.run_count == 1
+        assert inventory.run_count == 1
         # A foreign write after the echo window does trigger a sync.
         await asyncio.sleep(0.3)
         twin_id = linked(bambuddy_sim)[1][0].id
         await bambuddy.patch_spool(twin_id, {"brand": "Someone else"})
-        await wait_until(lambda: runner.run_count == 2)
-        await wait_until(lambda: not runner.running)
+        await wait_until(lambda: inventory.run_count == 2)
+        await wait_until(lambda: not inventory.running)
         assert spool_json(bambuddy_sim, twin_id)["brand"] == "Bambu Lab"
     finally:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
-        await runner.close()
+        await inventory.async_shutdown()
 
 
 async def test_close_cancels_timers_and_waiters(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=2, archived=0)
-    runner.request_sync("later", delay=30)
+    inventory.async_request_sync("later")
     bambuddy_sim.latency = 0.2
-    waiter = asyncio.create_task(runner.sync(reason="cut short"))
-    await wait_until(lambda: runner.running)
-    await runner.close()
+    waiter = asyncio.create_task(inventory.async_sync("cut short"))
+    await wait_until(lambda: inventory.running)
+    await inventory.async_shutdown()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    assert not runner.running
-    runner.request_sync("after close")
+    assert not inventory.running
+    inventory.async_request_sync("after close")
     with pytest.raises(RuntimeError):
-        await runner.sync(reason="after close")
+        await inventory.async_sync("after close")
 
 
 async def test_listener_errors_do_not_break_runs(
-    runner: InventorySyncRunner, filaman_sim: FilamanSimulator
+    inventory: InventoryCoordinator, filaman_sim: FilamanSimulator
 ) -> None:
     populate(filaman_sim, count=1, archived=0)
     seen: list[SyncResult] = []
 
-    def broken(_result: SyncResult) -> None:
+    def broken() -> None:
         raise ValueError("listener bug")
 
-    runner.add_listener(broken)
-    remove = runner.add_listener(seen.append)
-    first = await runner.sync(reason="one")
+    def record() -> None:
+        assert inventory.last_result is not None
+        seen.append(inventory.last_result)
+
+    inventory.async_add_listener(broken)
+    remove = inventory.async_add_listener(record)
+    first = await inventory.async_sync("one")
     remove()
-    await runner.sync(reason="two")
+    await inventory.async_sync("two")
     assert seen == [first]
     data = first.as_dict()
     assert data["status"] == "success"
@@ -428,17 +435,17 @@ async def test_listener_errors_do_not_break_runs(
 
 
 async def test_bambuddy_down_reports_failure_without_writes(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=2, archived=0)
     bambuddy_sim.fail_next("GET", r"^/api/v1/inventory/spools$", status=500)
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
     assert result.status == "failed"
     assert result.writes == 0
-    assert runner.linked_count is None
-    assert len(runner.filaman_spools) == 2
+    assert inventory.linked_count is None
+    assert len(inventory.filaman_spools) == 2
 
 
 # --- Bambuddy's own RFID spools ------------------------------------------------------------
@@ -461,56 +468,56 @@ def rfid_world(filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator) -
 
 
 async def test_rfid_spool_is_adopted_once_and_counted(
-    runner: InventorySyncRunner, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
+    inventory: InventoryCoordinator, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
 ) -> None:
     spool, auto = rfid_world(filaman_sim, bambuddy_sim)
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
     assert (result.created, result.updated, result.adopted, result.linked) == (0, 1, 1, 1)
     assert bambuddy_sim.db.spools[auto].fields["note"] == f"filaman:{spool}"
     assert bambuddy_sim.db.spools[auto].fields["weight_locked"] is True
-    again = await runner.sync(reason="again")
+    again = await inventory.async_sync("again")
     assert (again.writes, again.adopted) == (0, 0)
 
 
 async def test_surplus_twin_archive_failure_is_retried_not_deleted(
-    runner: InventorySyncRunner, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
+    inventory: InventoryCoordinator, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
 ) -> None:
     spool, auto = rfid_world(filaman_sim, bambuddy_sim)
     twin = bambuddy_sim.add_spool(material="PLA", tag_uid=RFID_TAG, note=f"filaman:{spool}").id
     bambuddy_sim.fail_next("POST", r"/archive$", 500)
-    failed = await runner.sync(reason="test")
+    failed = await inventory.async_sync("test")
     assert (failed.failed, failed.archived, failed.status) == (1, 0, "partial")
     assert bambuddy_sim.db.spools[twin].archived_at is None
-    healed = await runner.sync(reason="retry")
+    healed = await inventory.async_sync("retry")
     assert (healed.archived, healed.status) == (1, "success")
     assert bambuddy_sim.db.spools[twin].archived_at is not None
     assert bambuddy_sim.db.spools[auto].fields["note"] == f"filaman:{spool}"
 
 
 async def test_surplus_twin_gone_before_its_archive_is_no_failure(
-    runner: InventorySyncRunner, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
+    inventory: InventoryCoordinator, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
 ) -> None:
     spool, _auto = rfid_world(filaman_sim, bambuddy_sim)
     bambuddy_sim.add_spool(material="PLA", tag_uid=RFID_TAG, note=f"filaman:{spool}")
     bambuddy_sim.fail_next("POST", r"/archive$", 404, body={"detail": "Spool not found"})
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
     assert (result.failed, result.archived, result.status) == (0, 0, "success")
 
 
 async def test_no_merge_while_assignments_cannot_be_read(
-    runner: InventorySyncRunner, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
+    inventory: InventoryCoordinator, filaman_sim: FilamanSimulator, bambuddy_sim: BambuddySimulator
 ) -> None:
     spool, auto = rfid_world(filaman_sim, bambuddy_sim)
     twin = bambuddy_sim.add_spool(material="PLA", tag_uid=RFID_TAG, note=f"filaman:{spool}").id
     bambuddy_sim.fail_next("GET", r"/inventory/assignments$", 500)
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
     assert (result.archived, result.adopted) == (0, 0)
     assert bambuddy_sim.db.spools[auto].fields["note"] is None  # not guessed without the slots
     assert bambuddy_sim.db.spools[twin].archived_at is None
 
 
 async def test_a_tag_conflict_is_reported_once_and_clears(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
     caplog: pytest.LogCaptureFixture,
@@ -518,8 +525,8 @@ async def test_a_tag_conflict_is_reported_once_and_clears(
     spool, _auto = rfid_world(filaman_sim, bambuddy_sim)
     other = filaman_sim.add_spool(filaman_sim.state.spools[spool].filament_id)
     filaman_sim.state.spools[other].rfid_uid = RFID_TAG.lower()  # the same tag, another form
-    first = await runner.sync(reason="test")
-    second = await runner.sync(reason="again")
+    first = await inventory.async_sync("test")
+    second = await inventory.async_sync("again")
     assert (
         [c.kind for c in first.tag_conflicts]
         == [c.kind for c in second.tag_conflicts]
@@ -527,4 +534,4 @@ async def test_a_tag_conflict_is_reported_once_and_clears(
     )
     assert sum("RFID tag" in r.getMessage() for r in caplog.records) == 1
     filaman_sim.state.spools[other].rfid_uid = None
-    assert (await runner.sync(reason="fixed")).tag_conflicts == ()
+    assert (await inventory.async_sync("fixed")).tag_conflicts == ()

@@ -1,4 +1,4 @@
-"""The runner's safety rules against both simulators: mass-deletion guard, FilaMan id reuse."""
+"""The inventory's safety rules against both simulators: mass-deletion guard, FilaMan id reuse."""
 
 from __future__ import annotations
 
@@ -7,55 +7,57 @@ from datetime import timedelta
 import logging
 
 import aiohttp
+from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
 from custom_components.filaman_bambuddy.api.filaman import FilamanClient
-from custom_components.filaman_bambuddy.inventory import InventorySyncRunner
+from custom_components.filaman_bambuddy.coordinator import InventoryCoordinator
 from custom_components.filaman_bambuddy.inventory.plan import MASS_DELETE_MIN_LINKED
 from simulators.bambuddy import BambuddySimulator
 from simulators.filaman import FilamanSimulator
 
+from .conftest import inventory_coordinator
 from .populate import linked, populate, writes
 
 
 @pytest.fixture
-async def runner(
-    bambuddy: BambuddyClient, filaman: FilamanClient
-) -> AsyncIterator[InventorySyncRunner]:
-    sync_runner = InventorySyncRunner(bambuddy, filaman, filaman_printer_id=1)
-    yield sync_runner
-    await sync_runner.close()
+async def inventory(
+    hass: HomeAssistant, bambuddy: BambuddyClient, filaman: FilamanClient
+) -> AsyncIterator[InventoryCoordinator]:
+    coordinator = inventory_coordinator(hass, bambuddy, filaman, filaman_printer_id=1)
+    yield coordinator
+    await coordinator.async_shutdown()
 
 
 @pytest.fixture
 async def repointed(
-    session: aiohttp.ClientSession, bambuddy: BambuddyClient
-) -> AsyncIterator[InventorySyncRunner]:
-    """A runner for the same Bambuddy and a second, empty FilaMan (the user re-pointed it)."""
+    hass: HomeAssistant, session: aiohttp.ClientSession, bambuddy: BambuddyClient
+) -> AsyncIterator[InventoryCoordinator]:
+    """A inventory for the same Bambuddy and a second, empty FilaMan (the user re-pointed it)."""
     sim = FilamanSimulator()
     await sim.start(host="127.0.0.1", port=0)
     fresh = FilamanClient(session, sim.url, sim.create_api_key(role="user"), request_timeout=2)
-    sync_runner = InventorySyncRunner(bambuddy, fresh)
-    yield sync_runner
-    await sync_runner.close()
+    coordinator = inventory_coordinator(hass, bambuddy, fresh)
+    yield coordinator
+    await coordinator.async_shutdown()
     await sim.stop()
 
 
 async def test_empty_filaman_deletes_no_twin_until_full_resync(
-    runner: InventorySyncRunner,
-    repointed: InventorySyncRunner,
+    inventory: InventoryCoordinator,
+    repointed: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     populate(filaman_sim, count=3, archived=0)
-    await runner.sync(reason="initial")
+    await inventory.async_sync("initial")
     twins = {twins[0].id for twins in linked(bambuddy_sim).values()}
     bambuddy_sim.request_log.clear()
     with caplog.at_level(logging.WARNING):
-        result = await repointed.sync(reason="test")
-        again = await repointed.sync(reason="again")
+        result = await repointed.async_sync("test")
+        again = await repointed.async_sync("again")
 
     assert writes(bambuddy_sim.request_log) == []
     assert set(bambuddy_sim.db.spools) == twins
@@ -71,7 +73,7 @@ async def test_empty_filaman_deletes_no_twin_until_full_resync(
     warnings = [r for r in caplog.records if "withheld deletions" in r.getMessage()]
     assert len(warnings) == 1  # logged once, not on every periodic run
 
-    resync = await repointed.full_resync()
+    resync = await repointed.async_full_resync()
 
     assert (resync.deleted, resync.created, resync.withheld_deletes) == (3, 0, 0)
     assert resync.status == "success"
@@ -79,40 +81,40 @@ async def test_empty_filaman_deletes_no_twin_until_full_resync(
 
 
 async def test_archiving_most_spools_needs_confirmation(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
-    inventory = populate(filaman_sim, count=MASS_DELETE_MIN_LINKED, archived=0)
-    await runner.sync(reason="initial")
-    gone = inventory.active[:11]
+    stock = populate(filaman_sim, count=MASS_DELETE_MIN_LINKED, archived=0)
+    await inventory.async_sync("initial")
+    gone = stock.active[:11]
     for spool_id in gone:
         filaman_sim.archive_spool(spool_id)
-    filaman_sim.edit_spool(inventory.active[-1], remaining_weight_g=10.0)
+    filaman_sim.edit_spool(stock.active[-1], remaining_weight_g=10.0)
 
-    held = await runner.sync(reason="test")
+    held = await inventory.async_sync("test")
 
     assert (held.deleted, held.withheld_deletes, held.updated) == (0, 11, 1)
     assert held.error is not None
     assert "would delete 11 of 20 linked Bambuddy spools" in held.error
     assert len(linked(bambuddy_sim)) == MASS_DELETE_MIN_LINKED
 
-    confirmed = await runner.sync(reason="confirmed", allow_mass_delete=True)
+    confirmed = await inventory.async_sync("confirmed", allow_mass_delete=True)
 
     assert (confirmed.deleted, confirmed.withheld_deletes, confirmed.error) == (11, 0, None)
-    assert sorted(linked(bambuddy_sim)) == inventory.active[11:]
-    after = await runner.sync(reason="after")
+    assert sorted(linked(bambuddy_sim)) == stock.active[11:]
+    after = await inventory.async_sync("after")
     assert (after.status, after.writes) == ("success", 0)
 
 
 async def test_reused_filaman_id_gets_a_fresh_twin(
-    runner: InventorySyncRunner,
+    inventory: InventoryCoordinator,
     bambuddy: BambuddyClient,
     filaman_sim: FilamanSimulator,
     bambuddy_sim: BambuddySimulator,
 ) -> None:
     populate(filaman_sim, count=3, archived=0)
-    await runner.sync(reason="initial")
+    await inventory.async_sync("initial")
     (old,) = linked(bambuddy_sim)[2]
     printer_id = bambuddy_sim.add_printer("Workshop")
     await bambuddy.assign(old.id, printer_id, 0, 0)
@@ -125,7 +127,7 @@ async def test_reused_filaman_id_gets_a_fresh_twin(
     filaman_sim.delete_spool_permanent(2)
     assert filaman_sim.add_spool(filament, remaining_weight_g=321.0) == 2
 
-    result = await runner.sync(reason="test")
+    result = await inventory.async_sync("test")
 
     assert (result.deleted, result.created, result.updated) == (1, 1, 0)
     assert (result.status, result.withheld_deletes) == ("success", 0)
@@ -135,4 +137,4 @@ async def test_reused_filaman_id_gets_a_fresh_twin(
     assert new.remaining_weight == 321.0
     assert not bambuddy_sim.db.assignments  # the old spool's slot went with it
     assert all(row.spool_id != new.id for row in bambuddy_sim.db.usage)
-    assert (await runner.sync(reason="again")).writes == 0
+    assert (await inventory.async_sync("again")).writes == 0
