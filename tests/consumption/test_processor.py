@@ -11,6 +11,7 @@ import pytest
 from custom_components.filaman_bambuddy.api.errors import NotFoundError
 from custom_components.filaman_bambuddy.api.events import SpoolUsageLoggedEvent, parse_ws_event
 from custom_components.filaman_bambuddy.consumption import (
+    ConsumptionProcessor,
     EntryState,
     JsonFileLedgerStore,
     MemoryLedgerStore,
@@ -349,14 +350,20 @@ async def test_unlinked_spool_usage_is_held_then_debited_once_when_linked(world:
     assert (world.remaining(world.fspool_b), world.posts()) == (FULL - 12.5, 4)
 
 
-async def test_held_usage_is_queued_when_the_sync_links_the_spool(world: World) -> None:
-    """The inventory sync adopting the spool (writing our note) is enough: no user action."""
+async def held_six_grams(world: World) -> tuple[ConsumptionProcessor, int]:
+    """A printed 6 g from slot A3, whose Bambuddy spool is linked to no FilaMan spool."""
     unlinked = await world.linked_spool((0, 2), note=None)
     processor = world.processor()
     await processor.start()
     await processor.wait_idle()
     await world.bsim.run_print(world.printer_id, grams={(0, 2): 6.0})
     await settle(processor)
+    return processor, unlinked
+
+
+async def test_held_usage_is_queued_when_the_sync_links_the_spool(world: World) -> None:
+    """The inventory sync adopting the spool (writing our note) is enough: no user action."""
+    processor, unlinked = await held_six_grams(world)
     assert processor.awaiting_link_grams == 6.0
     await world.bambuddy.patch_spool(unlinked, {"note": f"filaman:{world.fspool_a}"})
     await settle(processor)
@@ -366,12 +373,7 @@ async def test_held_usage_is_queued_when_the_sync_links_the_spool(world: World) 
 
 
 async def test_held_usage_can_be_dismissed(world: World) -> None:
-    unlinked = await world.linked_spool((0, 2), note=None)
-    processor = world.processor()
-    await processor.start()
-    await processor.wait_idle()
-    await world.bsim.run_print(world.printer_id, grams={(0, 2): 6.0})
-    await settle(processor)
+    processor, unlinked = await held_six_grams(world)
     assert await processor.dismiss_awaiting(unlinked) == 6.0
     assert processor.awaiting_links() == {}
     assert processor.snapshot()["skipped_by_reason"] == {"dismissed": 1}
@@ -381,12 +383,7 @@ async def test_held_usage_can_be_dismissed(world: World) -> None:
 
 
 async def test_link_to_a_missing_filaman_spool_changes_nothing(world: World) -> None:
-    unlinked = await world.linked_spool((0, 2), note=None)
-    processor = world.processor()
-    await processor.start()
-    await processor.wait_idle()
-    await world.bsim.run_print(world.printer_id, grams={(0, 2): 6.0})
-    await settle(processor)
+    processor, unlinked = await held_six_grams(world)
     with pytest.raises(NotFoundError):
         await processor.link_spool(unlinked, 9999)
     assert processor.awaiting_link_grams == 6.0

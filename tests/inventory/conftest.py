@@ -120,3 +120,13 @@ def inventory_coordinator(
         sync_interval=timedelta(minutes=5),
         **options,
     )
+
+
+@pytest.fixture
+async def inventory(
+    hass: HomeAssistant, bambuddy: BambuddyClient, filaman: FilamanClient
+) -> AsyncIterator[InventoryCoordinator]:
+    """The server's inventory coordinator against both simulators (FilaMan printer 1)."""
+    coordinator = inventory_coordinator(hass, bambuddy, filaman, filaman_printer_id=1)
+    yield coordinator
+    await coordinator.async_shutdown()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from homeassistant.core import HomeAssistant
@@ -21,15 +20,6 @@ from .conftest import inventory_coordinator, wait_until
 from .populate import expected, linked, populate, spool_json, writes
 
 SPOOL_PATH = r"^/api/v1/inventory/spools/\d+$"
-
-
-@pytest.fixture
-async def inventory(
-    hass: HomeAssistant, bambuddy: BambuddyClient, filaman: FilamanClient
-) -> AsyncIterator[InventoryCoordinator]:
-    coordinator = inventory_coordinator(hass, bambuddy, filaman, filaman_printer_id=1)
-    yield coordinator
-    await coordinator.async_shutdown()
 
 
 async def test_fifty_spools_are_linked_with_every_field_right(

@@ -22,19 +22,10 @@ from .populate import linked, populate, writes
 
 
 @pytest.fixture
-async def inventory(
-    hass: HomeAssistant, bambuddy: BambuddyClient, filaman: FilamanClient
-) -> AsyncIterator[InventoryCoordinator]:
-    coordinator = inventory_coordinator(hass, bambuddy, filaman, filaman_printer_id=1)
-    yield coordinator
-    await coordinator.async_shutdown()
-
-
-@pytest.fixture
 async def repointed(
     hass: HomeAssistant, session: aiohttp.ClientSession, bambuddy: BambuddyClient
 ) -> AsyncIterator[InventoryCoordinator]:
-    """A inventory for the same Bambuddy and a second, empty FilaMan (the user re-pointed it)."""
+    """A coordinator for the same Bambuddy and a second, empty FilaMan (the user re-pointed it)."""
     sim = FilamanSimulator()
     await sim.start(host="127.0.0.1", port=0)
     fresh = FilamanClient(session, sim.url, sim.create_api_key(role="user"), request_timeout=2)

@@ -6,27 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator
 import time
 
-from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
 from custom_components.filaman_bambuddy.api.filaman import FilamanClient
 from custom_components.filaman_bambuddy.coordinator import InventoryCoordinator
 from custom_components.filaman_bambuddy.inventory import FilamanChangeWatcher
 from simulators.bambuddy import BambuddySimulator
 from simulators.filaman import FilamanSimulator
 
-from .conftest import inventory_coordinator, wait_until
+from .conftest import wait_until
 from .populate import linked, populate, spool_json
-
-
-@pytest.fixture
-async def inventory(
-    hass: HomeAssistant, bambuddy: BambuddyClient, filaman: FilamanClient
-) -> AsyncIterator[InventoryCoordinator]:
-    coordinator = inventory_coordinator(hass, bambuddy, filaman)
-    yield coordinator
-    await coordinator.async_shutdown()
 
 
 @pytest.fixture

@@ -47,6 +47,19 @@ async def rest_assign(
     await send_json(http, "POST", f"{API}/inventory/assignments", body)
 
 
+def plain_printer(sim: BambuddySimulator) -> int:
+    """A printer whose A1 holds white PLA without a tag (80 % left)."""
+    printer_id = sim.add_printer("P1S")
+    sim.set_tray(printer_id, 0, 0, tray_type="PLA", tray_color="FFFFFFFF", remain=80)
+    return printer_id
+
+
+async def booked(http: aiohttp.ClientSession) -> list[tuple[int, float]]:
+    """(spool, grams) of every usage row, newest first: where the usage tracker booked prints."""
+    rows = await get_json(http, f"{API}/inventory/usage")
+    return [(row["spool_id"], row["weight_used"]) for row in rows]
+
+
 # --- §1 auto-create ----------------------------------------------------------------------
 
 
@@ -321,16 +334,14 @@ async def test_usage_goes_to_a_spool_assigned_during_the_print(
     await asyncio.sleep(1.2)
     await rest_assign(http, mine["id"], printer_id, 0, 0)  # REST upsert keeps created_at
     await task
-    usage = await get_json(http, f"{API}/inventory/usage")
-    assert [(row["spool_id"], row["weight_used"]) for row in usage] == [(auto["id"], 100.0)]
+    assert await booked(http) == [(auto["id"], 100.0)]
 
 
 async def test_rfid_reassignment_mid_print_books_to_the_new_spool(
     sim: BambuddySimulator, http: aiohttp.ClientSession
 ) -> None:
     """§3 row 4 + §1 during the print, then §5: all the slot's grams go to the new spool."""
-    printer_id = sim.add_printer("P1S")
-    sim.set_tray(printer_id, 0, 0, tray_type="PLA", tray_color="FFFFFFFF", remain=80)
+    printer_id = plain_printer(sim)
     # Not a Bambu brand, so the untagged look-alike rule (§1) cannot take the tag onto it.
     mine = await create_spool(http, rgba="FFFFFFFF", brand="Polymaker", note="filaman:7")
     await rest_assign(http, mine["id"], printer_id, 0, 0)
@@ -343,32 +354,28 @@ async def test_rfid_reassignment_mid_print_books_to_the_new_spool(
     await task
     created = (await spools(http))[-1]
     assert created["data_origin"] == "rfid_auto"
-    usage = await get_json(http, f"{API}/inventory/usage")
-    assert [row["spool_id"] for row in usage] == [created["id"]]
+    assert [spool for spool, _grams in await booked(http)] == [created["id"]]
     assert any("snapshot spool" in line for line in sim.automation_log)
 
 
 async def test_unlinked_mid_print_books_to_the_snapshot_spool(
     sim: BambuddySimulator, http: aiohttp.ClientSession
 ) -> None:
-    printer_id = sim.add_printer("P1S")
-    sim.set_tray(printer_id, 0, 0, tray_type="PLA", tray_color="FFFFFFFF", remain=80)
+    printer_id = plain_printer(sim)
     mine = await create_spool(http, rgba="FFFFFFFF")
     await rest_assign(http, mine["id"], printer_id, 0, 0)
     task = sim.start_print(printer_id, "Cube", {(0, 0): 40.0}, duration=0.4)
     await asyncio.sleep(0.15)
     await send_json(http, "DELETE", f"{API}/inventory/assignments/{printer_id}/0/0")
     await task
-    usage = await get_json(http, f"{API}/inventory/usage")
-    assert [(row["spool_id"], row["weight_used"]) for row in usage] == [(mine["id"], 40.0)]
+    assert await booked(http) == [(mine["id"], 40.0)]
 
 
 async def test_restart_mid_print_books_to_the_live_assignment(
     sim: BambuddySimulator, http: aiohttp.ClientSession
 ) -> None:
     """§5: no session after a restart; the live assignment at the end is charged."""
-    printer_id = sim.add_printer("P1S")
-    sim.set_tray(printer_id, 0, 0, tray_type="PLA", tray_color="FFFFFFFF", remain=80)
+    printer_id = plain_printer(sim)
     first = await create_spool(http, rgba="FFFFFFFF")
     second = await create_spool(http, rgba="FFFFFFFF")
     await rest_assign(http, first["id"], printer_id, 0, 0)
@@ -378,5 +385,4 @@ async def test_restart_mid_print_books_to_the_live_assignment(
     assert sim.usage_sessions == {}
     await rest_assign(http, second["id"], printer_id, 0, 0)
     await task
-    usage = await get_json(http, f"{API}/inventory/usage")
-    assert [row["spool_id"] for row in usage] == [second["id"]]
+    assert [spool for spool, _grams in await booked(http)] == [second["id"]]
