@@ -135,6 +135,16 @@ async def second_entry(
     await unload(hass, entry)
 
 
+async def set_up_entry(hass: HomeAssistant, servers: Servers) -> MockConfigEntry:
+    """Set up the printer's entry as a test's own step (not a fixture), connected and idle."""
+    entry = servers.entry()
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await settle(hass, entry)
+    return entry
+
+
 async def unload(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Unload an entry a test left loaded (and still there)."""
     if hass.config_entries.async_get_entry(entry.entry_id) and entry.state.recoverable:

@@ -19,7 +19,7 @@ from custom_components.filaman_bambuddy.print_events import (
     EVENT_PRINT_COMPLETE,
 )
 
-from .conftest import Servers, printer_device, settle, unload, wait_for
+from .conftest import Servers, printer_device, set_up_entry, settle, unload, wait_for
 
 OLD_PRINTS = (("Benchy", {(0, 0): 20.0}), ("Clip", {(0, 1): 7.5}))
 
@@ -55,15 +55,6 @@ def an_hour_ago() -> datetime:
     return dt_util.now() - timedelta(hours=1)
 
 
-async def set_up_again(hass: HomeAssistant, servers: Servers) -> MockConfigEntry:
-    entry = servers.entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await settle(hass, entry)
-    return entry
-
-
 @pytest.fixture
 async def fresh_entry(
     hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
@@ -86,7 +77,7 @@ async def fresh_entry(
     await hass.async_block_till_done()
     for name, grams in OLD_PRINTS:
         await servers.bambuddy.run_print(servers.printer_id, name, grams=grams)
-    entry = await set_up_again(hass, servers)
+    entry = await set_up_entry(hass, servers)
     yield entry
     await unload(hass, entry)
 

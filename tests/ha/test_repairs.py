@@ -13,22 +13,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.filaman_bambuddy.const import DOMAIN
 from custom_components.filaman_bambuddy.repairs import OUTAGE_GRACE_SECONDS
 
-from .conftest import Servers, printer_device, settle, wait_for
+from .conftest import Servers, printer_device, set_up_entry, wait_for
 
 SYNC_INTERVAL = 300  # the test entries' option: conflicts are re-checked this often
 
 
 def issue(hass: HomeAssistant, kind: str, entry: MockConfigEntry) -> ir.IssueEntry | None:
     return ir.async_get(hass).async_get_issue(DOMAIN, f"{kind}_{entry.entry_id}")
-
-
-async def setup(hass: HomeAssistant, servers: Servers) -> MockConfigEntry:
-    entry = servers.entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await settle(hass, entry)
-    return entry
 
 
 def recheck(hass: HomeAssistant) -> None:
@@ -40,7 +31,7 @@ async def test_spoolman_mode_blocks_consumption_until_turned_off(
     hass: HomeAssistant, servers: Servers
 ) -> None:
     servers.bambuddy.set_spoolman_mode(True)
-    entry = await setup(hass, servers)
+    entry = await set_up_entry(hass, servers)
     found = issue(hass, "spoolman_mode", entry)
     assert found is not None
     assert found.severity is ir.IssueSeverity.ERROR
@@ -71,7 +62,7 @@ async def test_filaman_plugin_for_this_printer_blocks_debits(
         },
         driver_running=True,
     )
-    entry = await setup(hass, servers)
+    entry = await set_up_entry(hass, servers)
     found = issue(hass, "filaman_plugin_active", entry)
     assert found is not None
     assert found.severity is ir.IssueSeverity.ERROR
@@ -127,7 +118,7 @@ async def test_plugin_for_another_printer_or_stopped_is_no_conflict(
         driver_config=config | {"printer_id": servers.printer_id},
         driver_running=False,
     )
-    entry = await setup(hass, servers)
+    entry = await set_up_entry(hass, servers)
     assert issue(hass, "filaman_plugin_active", entry) is None
     assert entry.runtime_data.consumption.blocked is None
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -135,7 +126,7 @@ async def test_plugin_for_another_printer_or_stopped_is_no_conflict(
 
 async def test_auth_disabled_is_a_warning(hass: HomeAssistant, servers: Servers) -> None:
     servers.bambuddy.auth_enabled = False
-    entry = await setup(hass, servers)
+    entry = await set_up_entry(hass, servers)
     found = issue(hass, "bambuddy_auth_disabled", entry)
     assert found is not None
     assert found.severity is ir.IssueSeverity.WARNING
@@ -151,7 +142,7 @@ async def test_a_failing_check_keeps_the_known_issues(
     hass: HomeAssistant, servers: Servers
 ) -> None:
     servers.bambuddy.set_spoolman_mode(True)
-    entry = await setup(hass, servers)
+    entry = await set_up_entry(hass, servers)
     servers.bambuddy.set_spoolman_mode(False)
     servers.bambuddy.fail_next("GET", r"/settings/spoolman", 500)
     recheck(hass)

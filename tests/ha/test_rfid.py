@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.filaman_bambuddy.const import DOMAIN
 from custom_components.filaman_bambuddy.print_events import EVENT_PRINT_COMPLETE
 
-from .conftest import Servers, printer_device, settle, state_of, unload, wait_for
+from .conftest import Servers, printer_device, set_up_entry, settle, state_of, unload, wait_for
 from .test_consumption import remaining
 
 TAG = "A1B2C3D4E5F60708"
@@ -57,15 +57,6 @@ def active_holders(servers: Servers) -> list[int]:
 def slot_spool(servers: Servers) -> int | None:
     assignment = servers.bambuddy.db.assignment_at(servers.printer_id, *SLOT)
     return assignment.spool_id if assignment else None
-
-
-async def set_up(hass: HomeAssistant, servers: Servers) -> MockConfigEntry:
-    entry = servers.entry()
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    await settle(hass, entry)
-    return entry
 
 
 async def assign(hass: HomeAssistant, entry: MockConfigEntry, spool_id: int) -> dict[str, Any]:
@@ -124,7 +115,7 @@ async def test_first_print_of_an_rfid_spool_lands_in_filaman_once(
     spool = servers.filaman.add_spool(servers.filament_id, rfid_uid="a1:b2:c3:d4:e5:f6:07:08")
     events = async_capture_events(hass, EVENT_PRINT_COMPLETE)
 
-    entry = await set_up(hass, servers)
+    entry = await set_up_entry(hass, servers)
     assert active_holders(servers) == [auto]  # adopted, not duplicated
     assert servers.bambuddy.db.spools[auto].fields["note"] == f"filaman:{spool}"
 
@@ -154,7 +145,7 @@ async def test_rfid_spool_loaded_while_running_is_adopted_before_it_prints(
 ) -> None:
     """spool_auto_assigned triggers a sync: no user action, the print is debited."""
     spool = servers.filaman.add_spool(servers.filament_id, rfid_uid=TAG)
-    entry = await set_up(hass, servers)
+    entry = await set_up_entry(hass, servers)
     load_rfid_spool(servers)
     (auto,) = active_holders(servers)
     await wait_for(
@@ -173,7 +164,7 @@ async def test_existing_duplicate_install_is_healed(hass: HomeAssistant, servers
     twin = servers.bambuddy.add_spool(material="PLA", tag_uid=TAG, note=f"filaman:{spool}").id
     assert active_holders(servers) == [auto, twin]
 
-    entry = await set_up(hass, servers)
+    entry = await set_up_entry(hass, servers)
     assert active_holders(servers) == [auto]  # the slot's spool kept, linked
     assert servers.bambuddy.db.spools[auto].fields["note"] == f"filaman:{spool}"
     assert servers.bambuddy.db.spools[twin].archived_at is not None  # archived, not deleted
@@ -193,7 +184,7 @@ async def test_unlinked_usage_repair_survives_restart_and_debits_once(
     load_rfid_spool(servers)
     (auto,) = active_holders(servers)
     target = servers.spool_ids[2]
-    entry = await set_up(hass, servers)
+    entry = await set_up_entry(hass, servers)
     events = async_capture_events(hass, EVENT_PRINT_COMPLETE)
 
     with caplog.at_level(logging.WARNING):
@@ -254,7 +245,7 @@ async def test_repair_preselects_the_rfid_match_and_can_dismiss(
 ) -> None:
     assert await async_setup_component(hass, "repairs", {})
     load_rfid_spool(servers)
-    entry = await set_up(hass, servers)
+    entry = await set_up_entry(hass, servers)
     await print_on_slot(hass, servers, entry, 8.0, "Tag")
     # The user records the tag in FilaMan afterwards, with another material: a conflict, so
     # the sync does not link it, but the repair form proposes that spool.
@@ -290,7 +281,7 @@ async def test_assigning_another_spool_to_an_rfid_slot_says_why_not(
 ) -> None:
     load_rfid_spool(servers)
     (auto,) = active_holders(servers)
-    entry = await set_up(hass, servers)
+    entry = await set_up_entry(hass, servers)
     plain = servers.spool_ids[0]
     with pytest.raises(HomeAssistantError) as raised:
         await assign(hass, entry, plain)
@@ -308,7 +299,7 @@ async def test_assignment_bambuddy_undoes_is_shown_and_logged_once(
     hass: HomeAssistant, servers: Servers, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A plain slot takes our spool; then an RFID spool is loaded and Bambuddy swaps it."""
-    entry = await set_up(hass, servers)
+    entry = await set_up_entry(hass, servers)
     plain = servers.spool_ids[0]
     servers.bambuddy.set_tray(
         servers.printer_id, *SLOT, tray_type="PLA", tray_color="00AE42FF", remain=80
@@ -348,7 +339,7 @@ async def held_grams(hass: HomeAssistant, servers: Servers) -> MockConfigEntry:
     """The RFID spool (unlinked) printed 8 g: held, with its repair issue."""
     assert await async_setup_component(hass, "repairs", {})
     load_rfid_spool(servers)
-    entry = await set_up(hass, servers)
+    entry = await set_up_entry(hass, servers)
     await print_on_slot(hass, servers, entry, 8.0, "Held")
     return entry
 
