@@ -287,7 +287,7 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
             return
         self._note(reason)
         if self._next_refresh is None or self._next_refresh.done():
-            self._next_refresh = self._spawn(self.async_refresh())
+            self._next_refresh = self._spawn(self._async_run_if_owed())
 
     @callback
     def async_bambuddy_inventory_changed(self) -> None:
@@ -327,17 +327,26 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
 
     async def _run_now(self) -> SyncResult:
         """Wait for a run that started after this call's ticket, starting one if needed."""
-        if self._closed:
-            raise RuntimeError("the inventory coordinator is shut down")
         ticket = self._requested
         while self._served < ticket:
+            if self._closed:  # a shut-down coordinator runs nothing more
+                raise RuntimeError("the inventory coordinator is shut down")
             # Callers that arrive before the next run starts share it. Shielded: a cancelled
             # caller (an action timing out) leaves the run going.
             if self._next_refresh is None or self._next_refresh.done():
-                self._next_refresh = self._spawn(self.async_refresh())
+                self._next_refresh = self._spawn(self._async_run_if_owed())
             await asyncio.shield(self._next_refresh)
         assert self.last_result is not None
         return self.last_result
+
+    async def _async_run_if_owed(self) -> None:
+        """A run if some ticket is still unserved once the refresh lock is ours.
+
+        Whoever gets the lock first (a waiting caller, the follow-up of a busy run) serves
+        every ticket taken so far; the others find nothing owed and return.
+        """
+        async with self._debounced_refresh.async_lock():
+            await self._async_refresh_if_requested()
 
     async def _async_refresh_if_requested(self) -> None:
         """The debounced request: nothing to do when a later run already served it.
@@ -384,8 +393,9 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
         self._served = max(self._served, taking)
         self._record(result)
         if self._changed_during_run:
-            # Exactly one follow-up for whatever changed while this run read the servers.
-            self._debounced_refresh.async_schedule_call()
+            # Exactly one follow-up for whatever changed while this run read the servers, as
+            # soon as this one ends (those changes have waited long enough already).
+            self._spawn(self._async_run_if_owed())
         if not result.complete:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
