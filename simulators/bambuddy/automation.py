@@ -26,7 +26,7 @@ import hashlib
 import math
 from typing import TYPE_CHECKING, Any
 
-from .printer import EXTERNAL_AMS_ID, LOADED_STATE, Printer, Tray
+from .printer import EXTERNAL_AMS_ID, LOADED_STATE, Printer, Tray, slot_label
 from .state import Assignment, Spool, utc_now
 
 if TYPE_CHECKING:
@@ -499,3 +499,30 @@ def charged_spool(
         )
         return live.spool_id
     return snapshot
+
+
+def warn_missing_assignments(
+    sim: BambuddySimulator, printer: Printer, slots: list[tuple[int, int]]
+) -> None:
+    """§6 ``missing_spool_assignment``: the print uses trays no spool is assigned to."""
+    missing = []
+    for ams_id, tray_id in slots:
+        if sim.db.assignment_at(printer.id, ams_id, tray_id) is not None:
+            continue
+        tray = printer.tray_at(ams_id, tray_id)
+        missing.append(
+            {
+                "slot": slot_label(ams_id, tray_id),
+                "profile": (tray.tray_sub_brands or tray.tray_type) if tray else None,
+                "color": f"#{tray.tray_color[:6]}" if tray and tray.tray_color else None,
+            }
+        )
+    if missing:
+        sim.broadcast(
+            {
+                "type": "missing_spool_assignment",
+                "printer_id": printer.id,
+                "printer_name": printer.name,
+                "missing_slots": missing,
+            }
+        )

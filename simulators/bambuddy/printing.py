@@ -85,6 +85,9 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
             },
         }
     )
+    if not sim.db.spoolman_enabled:
+        # Bambuddy's print-start handler, after the print_start frame.
+        automation.warn_missing_assignments(sim, printer, list(request.grams))
     for progress in steps:
         _advance(printer, request, start_remain, progress)
         automation.report(sim, printer)

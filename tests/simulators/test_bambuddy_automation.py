@@ -386,3 +386,25 @@ async def test_restart_mid_print_books_to_the_live_assignment(
     await rest_assign(http, second["id"], printer_id, 0, 0)
     await task
     assert [spool for spool, _grams in await booked(http)] == [second["id"]]
+
+
+async def test_print_start_names_the_unassigned_trays_it_uses(
+    sim: BambuddySimulator, http: aiohttp.ClientSession
+) -> None:
+    """§6 missing_spool_assignment: sent at print start for used trays without a spool."""
+    printer_id = plain_printer(sim)
+    sim.set_tray(
+        printer_id, 0, 1, tray_type="PETG", tray_sub_brands="PETG HF", tray_color="FF0000FF"
+    )
+    mine = await create_spool(http, rgba="FFFFFFFF")
+    await rest_assign(http, mine["id"], printer_id, 0, 0)
+    ws = await open_ws(http)
+    await ws.next_of("printer_status")
+    await sim.run_print(printer_id, "Two colours", {(0, 0): 5.0, (0, 1): 3.0})
+    missing = await ws.next_of("missing_spool_assignment")
+    assert missing == {
+        "type": "missing_spool_assignment",
+        "printer_id": printer_id,
+        "printer_name": "P1S",
+        "missing_slots": [{"slot": "A2", "profile": "PETG HF", "color": "#FF0000"}],
+    }

@@ -735,6 +735,13 @@ async def test_print_lifecycle(sim: BambuddySimulator, http: aiohttp.ClientSessi
     await task
     assert time.monotonic() - started < 2
 
+    # Slot A3 is printed from but has no spool: Bambuddy says so right after print_start
+    # (AUTOMATION.md §6; no capture holds this frame, so its keys are checked against API.md).
+    (missing,) = [f for f in frames if f["type"] == "missing_spool_assignment"]
+    assert frames.index(missing) == 1
+    assert set(missing) == {"type", "printer_id", "printer_name", "missing_slots"}
+    assert [slot["slot"] for slot in missing["missing_slots"]] == ["A3"]
+    frames.remove(missing)
     kinds = [frame["type"] for frame in frames]
     assert kinds[0] == "print_start"
     states = [f["data"]["state"] for f in frames if f["type"] == "printer_status"]
