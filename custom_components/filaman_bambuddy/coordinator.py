@@ -17,6 +17,13 @@ lost: that run is followed by exactly one more (Home Assistant's debouncer alone
 as it treats the run in progress as covering it); callers waiting at once share one run; and a
 debounced request that a later run already served costs nothing. Its data is the last complete
 sync; an incomplete one goes through the coordinator's error path (logged once, recovery once).
+
+A FilaMan spool edit takes a shorter path (:meth:`InventoryCoordinator.async_spools_changed`): the
+spools it touched are found from FilaMan's newest spool events (:mod:`.inventory.changes`) and
+exactly their twins are read and patched, at once, with no listing
+(:meth:`~.inventory.sync_run.SyncRun.update_spools`). Whatever that path cannot decide (no event
+names the change, an unknown, archived or deleted spool, RFID tags, a server error) becomes a full
+sync request, which stays the safety net, as does the interval.
 """
 
 from __future__ import annotations
@@ -42,10 +49,12 @@ from .api.events import (
     WsEvent,
 )
 from .api.models_bambuddy import Assignment, PrinterStatus, slot_label
-from .api.models_filaman import FilamanSpool
+from .api.models_filaman import FilamanSpool, SpoolEvent
 from .const import DOMAIN
+from .inventory.changes import ChangeFinder
 from .inventory.result import SyncResult
 from .inventory.sync_run import SyncRun
+from .inventory.watcher import REASON_SSE
 
 if TYPE_CHECKING:
     from .data import FilamanBambuddyConfigEntry
@@ -60,6 +69,8 @@ SYNC_DEBOUNCE = 0.3
 # inventory_changed is taken for our own echo while writes are still unaccounted for.
 ECHO_WINDOW = 3.0
 REASON_BAMBUDDY_CHANGED = "bambuddy_inventory_changed"
+# FilaMan spool events read to find what an edit touched (one page, newest first).
+CHANGE_EVENTS_PAGE = 50
 
 type SlotAddress = tuple[int, int]
 
@@ -244,6 +255,10 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
             write_concurrency=write_concurrency,
             before_write=self._count_own_write,
         )
+        self._filaman = filaman
+        self._changes = ChangeFinder()
+        self._targeted: asyncio.Task[None] | None = None
+        self._targeted_again = False
         self._echo_window = echo_window
         self._requested = 0  # tickets handed out
         self._served = 0  # tickets a finished run had taken in before it started
@@ -288,6 +303,55 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
         self._note(reason)
         if self._next_refresh is None or self._next_refresh.done():
             self._next_refresh = self._spawn(self._async_run_if_owed())
+
+    @callback
+    def async_spools_changed(self) -> None:
+        """FilaMan says spools changed: update exactly those now (see the module docstring).
+
+        Hints during a targeted pass give it exactly one more pass afterwards.
+        """
+        if self._closed:
+            return
+        if self._targeted is not None and not self._targeted.done():
+            self._targeted_again = True
+            return
+        self._targeted = self._spawn(self._async_targeted())
+
+    async def _async_targeted(self) -> None:
+        while True:
+            self._targeted_again = False
+            # Under the refresh lock: never beside a full run (both write twins).
+            async with self._debounced_refresh.async_lock():
+                handled = await self._async_targeted_pass()
+            if not handled:
+                self.async_request_sync(REASON_SSE)  # the full sync finds what changed
+            if not self._targeted_again:
+                return
+
+    async def _async_targeted_pass(self) -> bool:
+        """One targeted pass; False when only a full run can tell what to do."""
+        if not self._changes.primed:
+            return False
+        try:
+            events = await self._filaman.recent_events(CHANGE_EVENTS_PAGE)
+        except ApiError:
+            return False
+        spool_ids = self._changes.changed_spools(events)
+        if not spool_ids:
+            return False
+        self.running = True
+        try:
+            result = await self._sync_run.update_spools(
+                spool_ids, reason=f"filaman_change: {', '.join(map(str, sorted(spool_ids)))}"
+            )
+        finally:
+            self.running = False
+            self._echo_until = self.hass.loop.time() + self._echo_window
+        if result is None:
+            return False
+        self._record(result)
+        self.async_update_listeners()
+        return True
 
     @callback
     def async_bambuddy_inventory_changed(self) -> None:
@@ -382,6 +446,8 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
         self.running = True
         self.run_count += 1
         try:
+            # Before the listing: an edit during the run must read as new to the next hint.
+            events = await self._recent_events()
             result = await self._sync_run.run(
                 reason=", ".join(dict.fromkeys(reasons)) or "interval",
                 full=full,
@@ -392,6 +458,10 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
             self._echo_until = self.hass.loop.time() + self._echo_window
         self._served = max(self._served, taking)
         self._record(result)
+        if result.complete and events is not None:
+            self._changes.prime(events)
+        else:
+            self._changes = ChangeFinder()  # unprimed: hints take the full path
         if self._changed_during_run:
             # Exactly one follow-up for whatever changed while this run read the servers, as
             # soon as this one ends (those changes have waited long enough already).
@@ -405,6 +475,12 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
                 },
             )
         return result
+
+    async def _recent_events(self) -> list[SpoolEvent] | None:
+        try:
+            return await self._filaman.recent_events(CHANGE_EVENTS_PAGE)
+        except ApiError:
+            return None
 
     def _record(self, result: SyncResult) -> None:
         self.last_result = result

@@ -340,6 +340,14 @@ class FilamanSimulator:
             self.bus.publish({"event": "spools_changed"})
         return replace(event)
 
+    def record_measurement(
+        self, spool_id: int, measured_weight_g: float, *, event_at: datetime | None = None
+    ) -> SpoolEvent:
+        """Someone weighs the spool (gross grams; remaining = gross - tare), as the UI does."""
+        event = self.state.record_measurement(spool_id, measured_weight_g, event_at=event_at)
+        self.bus.publish({"event": "spools_changed"})
+        return replace(event)
+
     def add_printer(
         self,
         name: str,

@@ -168,6 +168,9 @@ class RecordingRunner:
     def async_request_sync(self, reason: str) -> None:
         self.reasons.append(reason)
 
+    def async_spools_changed(self) -> None:
+        self.reasons.append("filaman_sse")
+
 
 async def test_watcher_survives_bad_sse(
     raw_server: RawServer, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture

@@ -115,6 +115,9 @@ class _FlakyRequester:
         if len(self.requests) == 1:
             raise RuntimeError("inventory bug")
 
+    def async_spools_changed(self) -> None:
+        self.requests.append("spools_changed")
+
 
 async def test_watcher_survives_a_failing_request(
     filaman: FilamanClient, filaman_sim: FilamanSimulator
@@ -127,7 +130,7 @@ async def test_watcher_survives_a_failing_request(
         filaman_sim.publish_event({"event": "filaments_changed"})  # not in event_names
         filaman_sim.publish_event({"event": "spools_changed"})
         await wait_until(lambda: len(requester.requests) == 2)
-        assert requester.requests == ["filaman_sse_connected", "filaman_sse"]
+        assert requester.requests == ["filaman_sse_connected", "spools_changed"]
     finally:
         await watcher.stop()
     assert not watcher.running

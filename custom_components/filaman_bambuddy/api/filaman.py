@@ -224,6 +224,20 @@ class FilamanClient(ApiClient):
                 return
             page += 1
 
+    async def recent_events(self, page_size: int = EVENT_PAGE_SIZE) -> list[SpoolEvent]:
+        """The newest events of all spools (``/spools/all-events``, newest ``event_at`` first).
+
+        FilaMan's change stream names no spool; these name the spools a hint was about
+        (measurements, adjustments, consumptions, status changes). Needs ``spool_events:read``.
+        """
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        envelope = await self._get_object("/spools/all-events", page=1, page_size=page_size)
+        items = envelope.get("items")
+        if not isinstance(items, list):
+            raise ProtocolError("FilaMan /spools/all-events: not a paging envelope")
+        return [SpoolEvent.from_json(item) for item in objects(items)]
+
     # --- printers -------------------------------------------------------------------
 
     async def printers(self) -> list[FilamanPrinter]:

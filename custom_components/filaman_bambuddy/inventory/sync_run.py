@@ -16,7 +16,7 @@ than by one task per write created all at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -31,11 +31,14 @@ from ..api.models_bambuddy import BambuddySpool
 from ..api.models_filaman import FilamanSpool, PrinterParams
 from .mapping import DesiredSpool, SpoolParams, desired_spool
 from .plan import (
+    TAG_FIELDS,
     SpoolArchive,
     SpoolCreate,
     SpoolDelete,
     SpoolUpdate,
     SyncPlan,
+    changed_fields,
+    made_for_earlier_spool,
     needs_assignments,
     plan_full_resync,
     plan_sync,
@@ -44,6 +47,9 @@ from .result import SyncResult
 from .rfid import TagConflict
 
 _LOGGER = logging.getLogger(__name__)
+
+# A targeted run handles at most this many spools; a bigger burst is a full run's job.
+MAX_TARGETED = 100
 
 # Listings of at least this many spools are mapped and planned on a worker thread
 # (~15 µs per spool); below it a thread hop costs more than it saves.
@@ -74,6 +80,7 @@ class _MappedSpools:
 @dataclass
 class _Tally:
     created: int = 0
+    created_twins: dict[int, int] = field(default_factory=dict)
     updated: int = 0
     deleted: int = 0
     failed: int = 0
@@ -100,8 +107,11 @@ class SyncRun:
         self._printer_id = filaman_printer_id
         self._write_concurrency = max(1, write_concurrency)
         self._before_write = before_write
-        self.filaman_spools: Mapping[int, FilamanSpool] = {}
+        self.filaman_spools: dict[int, FilamanSpool] = {}
         """The non-archived FilaMan spools of the last complete listing, by id."""
+        self._twin_ids: dict[int, int] = {}
+        """FilaMan id → its one Bambuddy twin, after a complete run (else empty)."""
+        self._archived_status_ids: frozenset[int] | None = None
         self._reported_problems: set[tuple[int, str]] = set()
         self._params_failing = False
         self._reported_guard: str | None = None
@@ -146,6 +156,11 @@ class SyncRun:
                 ),
             )
             await self._execute(plan, tally)
+            self._twin_ids = (
+                dict(plan.kept_links) | tally.created_twins
+                if tally.failed == 0 and plan.guard is None
+                else {}
+            )
             unchanged = plan.unchanged
             linked = self._linked_after(actual, tally)
             withheld = len(plan.withheld_deletes)
@@ -153,10 +168,12 @@ class SyncRun:
             self._report_conflicts(conflicts)
             error = self._guard_error(plan.guard)
         except ApiError as err:
+            self._twin_ids = {}
             error = str(err) or type(err).__name__
             # The coordinator logs the failure once per outage (and the recovery).
             _LOGGER.debug("Inventory sync (%s) stopped: %s", reason, error)
         except Exception as err:
+            self._twin_ids = {}
             error = f"unexpected {type(err).__name__}: {err}"
             _LOGGER.exception("Inventory sync (%s) failed unexpectedly", reason)
         finished_at = datetime.now(UTC)
@@ -181,6 +198,75 @@ class SyncRun:
         )
         _LOGGER.debug("Inventory sync finished: %s", result)
         return result
+
+    async def update_spools(self, spool_ids: Collection[int], *, reason: str) -> SyncResult | None:
+        """A targeted run: bring exactly these spools' twins in line, with no listing.
+
+        Every rule of the full run that a single spool can break sends it back to one
+        (``None``): a spool or twin it does not know, an archived or deleted spool, a twin
+        that is archived, relinked or made for an earlier spool of a reused id, an RFID tag
+        to write (adoption and conflicts need both listings), or any server error (the full
+        run reports it). Nothing is deleted here, ever.
+        """
+        if not self._twin_ids or not spool_ids or len(spool_ids) > MAX_TARGETED:
+            return None
+        if any(spool_id not in self._twin_ids for spool_id in spool_ids):
+            return None
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
+        tally = _Tally()
+        try:
+            archived = await self._archived_statuses()
+            outcomes = await asyncio.gather(
+                *(self._update_one(spool_id, archived, tally) for spool_id in sorted(spool_ids))
+            )
+        except ApiError, _NeedsFullRun:
+            return None
+        return SyncResult(
+            reason=reason,
+            full_resync=False,
+            created=0,
+            updated=tally.updated,
+            deleted=0,
+            unchanged=outcomes.count(False),
+            failed=0,
+            duration_s=time.monotonic() - started,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            complete=True,
+            error=None,
+            linked=len(self._twin_ids),
+        )
+
+    async def _update_one(self, spool_id: int, archived: frozenset[int], tally: _Tally) -> bool:
+        """PATCH one twin if its spool changed; True when it did. Raises when unsure."""
+        try:
+            spool, twin = await asyncio.gather(
+                self._filaman.spool(spool_id), self._bambuddy.spool(self._twin_ids[spool_id])
+            )
+        except NotFoundError:
+            raise _NeedsFullRun from None  # deleted on either side
+        if spool.status_id in archived:
+            raise _NeedsFullRun
+        desired = desired_spool(spool, _spool_params(self._mapped.params, spool))
+        if twin.archived or twin.filaman_id != spool_id or made_for_earlier_spool(twin, desired):
+            raise _NeedsFullRun
+        changes = changed_fields(desired, twin)
+        if changes.keys() & set(TAG_FIELDS):
+            raise _NeedsFullRun
+        self.filaman_spools[spool_id] = spool
+        if not changes:
+            return False
+        self._before_write()
+        await self._bambuddy.patch_spool(twin.id, changes)
+        tally.updated += 1
+        return True
+
+    async def _archived_statuses(self) -> frozenset[int]:
+        if self._archived_status_ids is None:
+            statuses = await self._filaman.spool_statuses()
+            self._archived_status_ids = frozenset(s.id for s in statuses if s.key == "archived")
+        return self._archived_status_ids
 
     def _guard_error(self, guard: str | None) -> str | None:
         """The guard's reason as the run's error, logged when it first appears (runs repeat)."""
@@ -291,11 +377,12 @@ class SyncRun:
     async def _create(self, op: SpoolCreate, tally: _Tally) -> None:
         try:
             self._before_write()
-            await self._bambuddy.create_spool(op.fields)
+            created = await self._bambuddy.create_spool(op.fields)
         except Exception as err:
             self._failed(tally, f"create for FilaMan spool {op.filaman_id}", err)
             return
         tally.created += 1
+        tally.created_twins[op.filaman_id] = created.id
         tally.new_links.add(op.filaman_id)
 
     async def _update(self, op: SpoolUpdate, tally: _Tally) -> None:
@@ -348,6 +435,20 @@ class SyncRun:
         tally.deleted_ids.add(op.bambuddy_id)
 
 
+class _NeedsFullRun(Exception):
+    """A targeted run met something only a full run decides."""
+
+
+def _spool_params(params: PrinterParams | None, spool: FilamanSpool) -> SpoolParams | None:
+    """The printer params of one spool (``None`` without a chosen FilaMan printer)."""
+    if params is None:
+        return None
+    return SpoolParams(
+        spool=params.spool_params.get(spool.id, {}),
+        filament=params.filament_params.get(spool.filament_id, {}),
+    )
+
+
 async def _off_loop[T](spool_count: int, work: Callable[[], T]) -> T:
     """``work()`` on a worker thread for large inventories, else right here."""
     if spool_count >= OFF_LOOP_MIN_SPOOLS:
@@ -368,16 +469,8 @@ def _desired_spools(
     for spool in spools:
         item = previous.known(spool)
         if item is None:
-            spool_params = (
-                SpoolParams(
-                    spool=params.spool_params.get(spool.id, {}),
-                    filament=params.filament_params.get(spool.filament_id, {}),
-                )
-                if params is not None
-                else None
-            )
             try:
-                item = desired_spool(spool, spool_params)
+                item = desired_spool(spool, _spool_params(params, spool))
             except Exception:
                 # Still listed, so its twin is protected from deletion; just not updated.
                 _LOGGER.exception("Cannot map FilaMan spool %s; skipping it", spool.id)

@@ -25,13 +25,18 @@ DEFAULT_EVENT_NAMES = (
     "colors_changed",
 )
 REASON_SSE = "filaman_sse"
+SPOOLS_CHANGED = "spools_changed"
 REASON_SSE_CONNECTED = "filaman_sse_connected"
 
 
 class SyncRequester(Protocol):
     """Who runs the sync (it debounces bursts of requests)."""
 
-    def async_request_sync(self, reason: str) -> None: ...
+    def async_request_sync(self, reason: str) -> None:
+        """A full sync soon."""
+
+    def async_spools_changed(self) -> None:
+        """Some spools changed: find and update just those (or fall back to a full sync)."""
 
 
 class FilamanChangeWatcher:
@@ -87,8 +92,12 @@ class FilamanChangeWatcher:
     def _handle(self, name: str) -> None:
         try:
             if name == SSE_CONNECTED:
+                # Whatever changed while the stream was down left no hint: a full sync.
                 self._syncer.async_request_sync(REASON_SSE_CONNECTED)
+            elif name == SPOOLS_CHANGED and name in self._event_names:
+                self._syncer.async_spools_changed()
             elif name in self._event_names:
+                # A filament, maker or colour touches every spool of it: a full sync.
                 self._syncer.async_request_sync(REASON_SSE)
         except Exception:
             _LOGGER.exception("Cannot request a sync for FilaMan event %r", name)
