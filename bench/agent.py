@@ -3,7 +3,8 @@
 One JSON command per stdin line, one JSON answer per stdout line:
 
 * ``{"cmd": "setup", "style": "ours"|"plugin", "bambuddy_url", "bambuddy_key", "filaman_url",
-  "filaman_key", "printer_id", "sleep_pauses"}``
+  "filaman_key", "printer_id", "sleep_pauses", "change_path": "targeted"|"full"}``; ``full``
+  routes every FilaMan change hint to a full sync, as before the targeted path existed.
 * ``{"cmd": "sync"}`` → ``{"wall_s", "result", "rss_before_kib", "rss_kib"}``: one inventory sync,
   ours (:class:`InventoryCoordinator`, in a Home Assistant core started the way its own tests
   start one) or the plugin-style baseline.
@@ -45,6 +46,19 @@ from .memory import rss_kib
 from .plugin_style import plugin_sync
 
 
+class _FullListingPath:
+    """The watcher's target with the targeted path switched off: every hint is a full sync."""
+
+    def __init__(self, coordinator: InventoryCoordinator) -> None:
+        self._coordinator = coordinator
+
+    def async_request_sync(self, reason: str) -> None:
+        self._coordinator.async_request_sync(reason)
+
+    def async_spools_changed(self) -> None:
+        self._coordinator.async_request_sync("filaman_sse")
+
+
 class Agent:
     def __init__(
         self, hass: HomeAssistant, session: aiohttp.ClientSession, setup: dict[str, Any]
@@ -63,7 +77,10 @@ class Agent:
             filaman_printer_id=None,
             sync_interval=timedelta(hours=1),
         )
-        self.watcher = FilamanChangeWatcher(self.filaman, self.runner)
+        full_path = setup.get("change_path", "targeted") == "full"
+        self.watcher = FilamanChangeWatcher(
+            self.filaman, _FullListingPath(self.runner) if full_path else self.runner
+        )
         self.live = BambuddyLiveSession(self.bambuddy, reconnect_interval=5)
         self.consumption = ConsumptionProcessor(
             self.bambuddy, self.filaman, self.printer_id, MemoryLedgerStore()

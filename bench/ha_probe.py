@@ -7,7 +7,9 @@ against the simulators the parent hosts, and writes one JSON object to stdout:
 * ``sync_s`` — the entry's startup inventory sync (it runs in the background after setup);
 * ``max_block_ms`` — the longest the event loop was blocked during that sync, measured by a
   ticker task that asks to wake every 5 ms and records how late it woke;
-* ``late_ticks`` — ticks that woke more than 50 ms late.
+* ``late_ticks`` — ticks that woke more than 50 ms late;
+* ``burst`` — 50 spools weighed at once through FilaMan's API: until every twin is updated, and
+  the event loop's worst block meanwhile (the targeted path at work inside Home Assistant).
 
 Home Assistant is started the way its own tests start it (``async_test_home_assistant``),
 in a temporary configuration directory, with real sockets and no mocks of this project.
@@ -28,6 +30,7 @@ from typing import Any
 
 from homeassistant import loader
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
     MockConfigEntry,
@@ -46,6 +49,7 @@ from custom_components.filaman_bambuddy.const import (
 from .memory import rss_kib
 
 TICK_S = 0.005
+BURST = 50
 LATE_MS = 50.0
 
 
@@ -133,6 +137,9 @@ async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch
     watch.reset()
     idle = await runner.async_sync("bench idle")
     during_idle = watch.figures()
+    watch.reset()
+    burst = await _burst(hass, entry, config)
+    during_burst = watch.figures()
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     return {
@@ -144,8 +151,41 @@ async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch
         "idle_sync_s": round(idle.duration_s, 3),
         "idle_result": idle.as_dict(),
         "idle_loop": during_idle,
+        "burst": burst,
+        "burst_loop": during_burst,
         "rss_kib": rss_kib(),
     }
+
+
+async def _burst(
+    hass: HomeAssistant, entry: MockConfigEntry, config: dict[str, Any]
+) -> dict[str, Any]:
+    """Weigh ``BURST`` spools through FilaMan's REST API; wait until every twin is updated."""
+    inventory = entry.runtime_data.hub.inventory
+    chosen = [inventory.filaman_spools[i] for i in sorted(inventory.filaman_spools)[:BURST]]
+    updated = 0
+    done = asyncio.Event()
+
+    def count() -> None:
+        nonlocal updated
+        if inventory.last_result is not None:
+            updated += inventory.last_result.updated
+        if updated >= len(chosen):
+            done.set()
+
+    remove = inventory.async_add_listener(count)
+    session = async_get_clientsession(hass)
+    headers = {"Authorization": f"ApiKey {config['filaman_key']}"}
+    started = time.perf_counter()
+    for spool in chosen:
+        gross = (spool.remaining_weight_g or 500.0) - 1.25 + (spool.empty_spool_weight_g or 0.0)
+        url = f"{config['filaman_url']}/api/v1/spools/{spool.id}/measurements"
+        async with session.post(url, json={"measured_weight_g": gross}, headers=headers) as answer:
+            answer.raise_for_status()
+    async with asyncio.timeout(60):
+        await done.wait()
+    remove()
+    return {"edits": len(chosen), "all_landed_s": round(time.perf_counter() - started, 3)}
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from .stats import summary
 
 POLL_S = 0.002
 PROPAGATION_TIMEOUT_S = 60.0
+BURST = 50  # edits made at once: a maker weighing a shelf of spools
 DEBIT_TIMEOUT_S = 30.0
 QUIET_S = 0.3
 GRAMS_PER_PRINT = 3.5
@@ -68,6 +69,13 @@ def _twin_of(servers: Servers, filaman_id: int) -> Any:
     return next(s for s in servers.bambuddy.db.spools.values() if s.fields.get("note") == note)
 
 
+def _weigh(servers: Servers, filaman_id: int) -> None:
+    """A FilaMan edit as a maker makes one: the spool weighed 1.25 g lighter (a measurement)."""
+    spool = servers.filaman.spool(filaman_id)
+    gross = (spool.remaining_weight_g or 500.0) - 1.25 + (spool.empty_spool_weight_g or 0.0)
+    servers.filaman.record_measurement(filaman_id, gross)
+
+
 async def _propagation(servers: Servers, edits: int, rng: random.Random) -> list[float]:
     """FilaMan edit → Bambuddy twin updated, one edit at a time."""
     samples: list[float] = []
@@ -76,14 +84,44 @@ async def _propagation(servers: Servers, edits: int, rng: random.Random) -> list
         filaman_id = rng.choice(servers.spool_ids)
         twin = _twin_of(servers, filaman_id)
         before = twin.fields["weight_used"]
-        remaining = servers.filaman.spool(filaman_id).remaining_weight_g or 500.0
         started = time.perf_counter()
-        servers.filaman.edit_spool(filaman_id, remaining_weight_g=remaining - 1.25)
+        _weigh(servers, filaman_id)
         async with asyncio.timeout(PROPAGATION_TIMEOUT_S):
             while twin.fields["weight_used"] == before:  # noqa: ASYNC110 - polling the simulator
                 await asyncio.sleep(POLL_S)
         samples.append(time.perf_counter() - started)
     return samples
+
+
+async def _burst(servers: Servers, rng: random.Random) -> list[float]:
+    """``BURST`` edits of distinct spools at once → each twin updated (one latency each)."""
+    await _quiet(servers)
+    chosen = rng.sample(servers.spool_ids, min(BURST, len(servers.spool_ids)))
+    twins = {filaman_id: _twin_of(servers, filaman_id) for filaman_id in chosen}
+    before = {filaman_id: twin.fields["weight_used"] for filaman_id, twin in twins.items()}
+    started = time.perf_counter()
+    for filaman_id in chosen:
+        _weigh(servers, filaman_id)
+    landed: dict[int, float] = {}
+    async with asyncio.timeout(PROPAGATION_TIMEOUT_S):
+        while len(landed) < len(chosen):
+            now = time.perf_counter() - started
+            for filaman_id, twin in twins.items():
+                if filaman_id not in landed and twin.fields["weight_used"] != before[filaman_id]:
+                    landed[filaman_id] = now
+            await asyncio.sleep(POLL_S)
+    return sorted(landed.values())
+
+
+async def _changes(agent: Child, servers: Servers, edits: int, seed: int) -> dict[str, Any]:
+    """Single edits and one burst, with the agent's change path as it was set up."""
+    await agent.call(cmd="watch")
+    single = await _propagation(servers, edits, random.Random(seed))
+    burst = await _burst(servers, random.Random(seed + 1))
+    return {
+        "single": summary(single) | {"samples_s": [round(s, 4) for s in single]},
+        "burst": summary(burst) | {"edits": len(burst), "samples_s": [round(s, 4) for s in burst]},
+    }
 
 
 async def _consumption(servers: Servers, prints: int) -> list[float]:
@@ -114,9 +152,17 @@ async def measure_ours(size: int, edits: int, prints: int, seed: int) -> dict[st
         await agent.call(**_setup(servers, "ours"))
         initial = await _timed_sync(agent, servers)
         idle = await _timed_sync(agent, servers)
-        await agent.call(cmd="watch")
-        propagation = await _propagation(servers, edits, random.Random(seed))
+        targeted = await _changes(agent, servers, edits, seed)
         consumption = await _consumption(servers, prints)
+    finally:
+        await agent.close()
+    # The previous path, in the same run: every change hint waits out the debounce and runs a
+    # full listing and comparison.
+    agent = await Child.start("bench.agent")
+    try:
+        await agent.call(**_setup(servers, "ours", change_path="full"))
+        await _timed_sync(agent, servers)
+        full_listing = await _changes(agent, servers, edits, seed)
     finally:
         await agent.close()
         await servers.stop()
@@ -124,7 +170,9 @@ async def measure_ours(size: int, edits: int, prints: int, seed: int) -> dict[st
         "spools": size,
         "initial": initial,
         "idle": idle,
-        "propagation": summary(propagation) | {"samples_s": [round(s, 4) for s in propagation]},
+        "propagation": targeted["single"],
+        "burst": targeted["burst"],
+        "full_listing": full_listing,
         "consumption": summary(consumption) | {"samples_s": [round(s, 4) for s in consumption]},
     }
 

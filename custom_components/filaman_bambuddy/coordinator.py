@@ -69,8 +69,8 @@ SYNC_DEBOUNCE = 0.3
 # inventory_changed is taken for our own echo while writes are still unaccounted for.
 ECHO_WINDOW = 3.0
 REASON_BAMBUDDY_CHANGED = "bambuddy_inventory_changed"
-# FilaMan spool events read to find what an edit touched (one page, newest first).
-CHANGE_EVENTS_PAGE = 50
+# FilaMan spool events read to find what edits touched (one page, newest first).
+CHANGE_EVENTS_PAGE = 200  # the largest page: a burst of edits still overlaps the last one
 
 type SlotAddress = tuple[int, int]
 
