@@ -315,7 +315,8 @@ class SyncRun:
         self, desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]
     ) -> set[int] | None:
         """Assigned Bambuddy spool ids, read only when the plan may choose between twins."""
-        if not needs_assignments(desired, actual):
+        # The check looks at every tag: off the event loop for a large inventory, like the plan.
+        if not await _off_loop(len(actual), partial(needs_assignments, desired, actual)):
             return set()
         try:
             return {assignment.spool_id for assignment in await self._bambuddy.assignments()}
