@@ -301,8 +301,7 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
         if self._closed:
             return
         self._note(reason)
-        if self._next_refresh is None or self._next_refresh.done():
-            self._next_refresh = self._spawn(self._async_run_if_owed())
+        self._next_run()
 
     @callback
     def async_spools_changed(self) -> None:
@@ -330,11 +329,7 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
 
     async def _async_targeted_pass(self) -> bool:
         """One targeted pass; False when only a full run can tell what to do."""
-        if not self._changes.primed:
-            return False
-        try:
-            events = await self._filaman.recent_events(CHANGE_EVENTS_PAGE)
-        except ApiError:
+        if not self._changes.primed or (events := await self._recent_events()) is None:
             return False
         spool_ids = self._changes.changed_spools(events)
         if not spool_ids:
@@ -395,13 +390,16 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
         while self._served < ticket:
             if self._closed:  # a shut-down coordinator runs nothing more
                 raise RuntimeError("the inventory coordinator is shut down")
-            # Callers that arrive before the next run starts share it. Shielded: a cancelled
-            # caller (an action timing out) leaves the run going.
-            if self._next_refresh is None or self._next_refresh.done():
-                self._next_refresh = self._spawn(self._async_run_if_owed())
-            await asyncio.shield(self._next_refresh)
+            # Shielded: a cancelled caller (an action timing out) leaves the run going.
+            await asyncio.shield(self._next_run())
         assert self.last_result is not None
         return self.last_result
+
+    def _next_run(self) -> asyncio.Task[None]:
+        """The next run, shared by everyone who needs it before it starts."""
+        if self._next_refresh is None or self._next_refresh.done():
+            self._next_refresh = self._spawn(self._async_run_if_owed())
+        return self._next_refresh
 
     async def _async_run_if_owed(self) -> None:
         """A run if some ticket is still unserved once the refresh lock is ours.
