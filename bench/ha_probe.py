@@ -8,6 +8,13 @@ against the simulators the parent hosts, and writes one JSON object to stdout:
 * ``max_block_ms`` — the longest the event loop was blocked during that sync, measured by a
   ticker task that asks to wake every 5 ms and records how late it woke;
 * ``late_ticks`` — ticks that woke more than 50 ms late;
+* ``gc_full_ms`` — the longest full (generation 2) garbage collection meanwhile. Python runs one
+  whenever long-lived objects have grown by a quarter; it walks the whole process heap (all of
+  Home Assistant's objects, not only ours) and holds the GIL, so every thread waits, whichever
+  thread allocated last;
+* ``reread`` — the first sync after the startup sync created every twin: Bambuddy's listing is
+  all new, so 5,000 fresh models are parsed (and often a full collection falls due here);
+* ``idle`` — the next sync: nothing changed, the state every sync interval meets;
 * ``burst`` — 50 spools weighed at once through FilaMan's API: until every twin is updated, and
   the event loop's worst block meanwhile (the targeted path at work inside Home Assistant).
 
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+import gc
 import json
 import logging
 import socket
@@ -55,14 +63,26 @@ LATE_MS = 50.0
 
 @dataclass
 class LoopWatch:
-    """The worst lateness of a 5 ms ticker since the last :meth:`reset`."""
+    """The worst lateness of a 5 ms ticker (and longest full collection) since :meth:`reset`."""
 
     max_block_ms: float = 0.0
     late_ticks: int = 0
     ticks: int = 0
+    gc_full_ms: float = 0.0
+    _gc_started: float = 0.0
 
     def reset(self) -> None:
-        self.max_block_ms, self.late_ticks, self.ticks = 0.0, 0, 0
+        self.max_block_ms, self.late_ticks, self.ticks, self.gc_full_ms = 0.0, 0, 0, 0.0
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        """A ``gc.callbacks`` hook: time full collections."""
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            spent_ms = (time.perf_counter() - self._gc_started) * 1000
+            self.gc_full_ms = max(self.gc_full_ms, spent_ms)
 
     async def run(self) -> None:
         last = time.perf_counter()
@@ -81,6 +101,7 @@ class LoopWatch:
             "max_block_ms": round(self.max_block_ms, 2),
             "late_ticks": self.late_ticks,
             "ticks": self.ticks,
+            "gc_full_ms": round(self.gc_full_ms, 2),
         }
 
 
@@ -100,9 +121,11 @@ async def probe(config: dict[str, Any], config_dir: str) -> dict[str, Any]:
         await hass.async_block_till_done()
         watch = LoopWatch()
         ticker = asyncio.get_running_loop().create_task(watch.run())
+        gc.callbacks.append(watch.on_gc)
         try:
             return await _measure(hass, config, watch)
         finally:
+            gc.callbacks.remove(watch.on_gc)
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
             await hass.async_stop(force=True)
@@ -135,6 +158,9 @@ async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch
     sync = runner.last_result
     during_sync = watch.figures()
     watch.reset()
+    reread = await runner.async_sync("bench re-read")
+    during_reread = watch.figures()
+    watch.reset()
     idle = await runner.async_sync("bench idle")
     during_idle = watch.figures()
     watch.reset()
@@ -148,6 +174,8 @@ async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch
         "sync_s": round(sync.duration_s, 3),
         "sync_result": sync.as_dict(),
         "sync_loop": during_sync,
+        "reread_sync_s": round(reread.duration_s, 3),
+        "reread_loop": during_reread,
         "idle_sync_s": round(idle.duration_s, 3),
         "idle_result": idle.as_dict(),
         "idle_loop": during_idle,
