@@ -265,7 +265,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         "",
         "A full (generation 2) garbage collection walks every object of the process (here about "
         "300,000, most of them Home Assistant's own) while holding the GIL, so the event loop "
-        "waits whichever thread triggered it. Python starts one when long-lived objects have "
+        "waits no matter which thread triggered it. Python starts one when long-lived objects have "
         "grown by a quarter: in this small test instance the 5,000 freshly parsed twins are "
         "enough. It is reported beside the block it causes rather than hidden; a steady idle "
         "sync reuses the listings it already parsed and triggered none in our runs.",
