@@ -408,3 +408,34 @@ async def test_spool_events_errors(filaman: FilamanClient, filaman_sim: FilamanS
     events = [event async for event in filaman.spool_events(spool_id, page_size=1)]
     assert [event.id for event in events] == [newest.id]
     assert len(filaman_sim.request_log) == 2
+
+
+async def test_recent_events_reads_the_newest_page_of_all_spools(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    first = filaman_sim.add_spool(seed_filament(filaman_sim))
+    second = filaman_sim.add_spool(seed_filament(filaman_sim))
+    record_spaced_consumptions(filaman_sim, first, 2)
+    record_spaced_consumptions(filaman_sim, second, 2)
+    filaman_sim.request_log.clear()
+
+    events = await filaman.recent_events(page_size=3)
+
+    assert len(events) == 3
+    assert {event.spool_id for event in events} <= {first, second}
+    assert [event.event_at for event in events] == sorted(
+        (event.event_at for event in events if event.event_at is not None), reverse=True
+    )
+    assert filaman_sim.request_log == [("GET", "/api/v1/spools/all-events")]
+
+
+async def test_recent_events_errors(filaman: FilamanClient, filaman_sim: FilamanSimulator) -> None:
+    for bad_size in (0, 201):
+        with pytest.raises(ValueError, match="page_size"):
+            await filaman.recent_events(page_size=bad_size)
+    filaman_sim.fail_next("GET", r"/all-events$", 200, body={"items": None, "total": 1})
+    with pytest.raises(ProtocolError, match="envelope"):
+        await filaman.recent_events()
+    filaman_sim.fail_next("GET", r"/all-events$", 200, body=[])
+    with pytest.raises(ProtocolError):
+        await filaman.recent_events()

@@ -200,20 +200,13 @@ class FilamanClient(ApiClient):
         that shifts onto the next page while paging is yielded once. Needs
         ``spool_events:read``; an unknown spool is :class:`NotFoundError`.
         """
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
         path = f"/spools/{spool_id}/events"
         seen: set[int] = set()
         page = 1
         while True:
-            envelope = await self._get_object(path, page=page, page_size=page_size)
-            total = to_int(envelope.get("total"))
-            page_items = envelope.get("items")
-            if total is None or not isinstance(page_items, list):
-                raise ProtocolError(f"FilaMan {path} page {page}: not a paging envelope")
+            total, events = await self._event_page(path, page, page_size)
             fresh = 0
-            for item in objects(page_items):
-                event = SpoolEvent.from_json(item)
+            for event in events:
                 if event.id in seen:
                     continue
                 seen.add(event.id)
@@ -230,13 +223,21 @@ class FilamanClient(ApiClient):
         FilaMan's change stream names no spool; these name the spools a hint was about
         (measurements, adjustments, consumptions, status changes). Needs ``spool_events:read``.
         """
+        _, events = await self._event_page("/spools/all-events", 1, page_size)
+        return events
+
+    async def _event_page(
+        self, path: str, page: int, page_size: int
+    ) -> tuple[int, list[SpoolEvent]]:
+        """One page of an event listing: the server's total and the page's events."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
-        envelope = await self._get_object("/spools/all-events", page=1, page_size=page_size)
-        items = envelope.get("items")
-        if not isinstance(items, list):
-            raise ProtocolError("FilaMan /spools/all-events: not a paging envelope")
-        return [SpoolEvent.from_json(item) for item in objects(items)]
+        envelope = await self._get_object(path, page=page, page_size=page_size)
+        total = to_int(envelope.get("total"))
+        page_items = envelope.get("items")
+        if total is None or not isinstance(page_items, list):
+            raise ProtocolError(f"FilaMan {path} page {page}: not a paging envelope")
+        return total, [SpoolEvent.from_json(item) for item in objects(page_items)]
 
     # --- printers -------------------------------------------------------------------
 
