@@ -12,6 +12,7 @@ from custom_components.filaman_bambuddy.inventory.plan import (
     SpoolCreate,
     needs_assignments,
     plan_sync,
+    tag_matches,
 )
 from custom_components.filaman_bambuddy.inventory.rfid import (
     TagConflict,
@@ -88,8 +89,8 @@ def test_adoption_by_tray_uuid_from_a_32_digit_filaman_tag() -> None:
 def test_adoption_needs_no_assignments_when_no_twin_exists() -> None:
     result = plan([want(7)], [rfid_auto(3)], assigned=None)
     assert [u.bambuddy_id for u in result.updates] == [3]
-    assert needs_assignments([want(7)], [rfid_auto(3)])
-    assert not needs_assignments([want(7, rfid=None)], [rfid_auto(3)])
+    assert needs_assignments([rfid_auto(3)], tag_matches([want(7)], [rfid_auto(3)]))
+    assert not needs_assignments([rfid_auto(3)], tag_matches([want(7, rfid=None)], [rfid_auto(3)]))
 
 
 def test_duplicate_install_is_merged_onto_the_assigned_holder() -> None:

@@ -204,9 +204,9 @@ def tag_matches(desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]
     return match_tags(tagged, actual) if tagged else RfidMatches()
 
 
-def needs_assignments(desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]) -> bool:
+def needs_assignments(actual: Sequence[BambuddySpool], rfid: RfidMatches) -> bool:
     """Whether the plan may have to choose between several twins of one FilaMan spool."""
-    return has_duplicate_links(actual) or bool(tag_matches(desired, actual).adopt)
+    return bool(rfid.adopt) or has_duplicate_links(actual)
 
 
 def mass_deletion_reason(*, listed: int, linked: int, removing: int) -> str | None:
@@ -241,6 +241,7 @@ def plan_sync(
     listed_filaman_ids: Collection[int] | None,
     assigned_bambuddy_ids: Collection[int] | None = None,
     allow_mass_delete: bool = False,
+    rfid: RfidMatches | None = None,
 ) -> SyncPlan:
     """Plan a normal sync.
 
@@ -251,11 +252,13 @@ def plan_sync(
     Bambuddy spools assigned to a slot, or ``None`` when unknown (then several twins
     of one FilaMan spool are kept and only the chosen one is updated; an RFID holder
     is adopted only where no linked twin exists). ``allow_mass_delete``: skip the
-    mass-deletion guard (module docstring).
+    mass-deletion guard (module docstring). ``rfid``: :func:`tag_matches` of these
+    listings, when the caller has it already.
     """
     wanted = {item.filaman_id: item for item in desired}
     groups = linked_groups(actual)
-    rfid = tag_matches(desired, actual)
+    if rfid is None:
+        rfid = tag_matches(desired, actual)
     by_id = {spool.id: spool for spool in actual}
     can_delete = listed_filaman_ids is not None
     can_merge = can_delete and assigned_bambuddy_ids is not None

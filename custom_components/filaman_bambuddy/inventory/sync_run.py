@@ -42,9 +42,10 @@ from .plan import (
     needs_assignments,
     plan_full_resync,
     plan_sync,
+    tag_matches,
 )
 from .result import SyncResult
-from .rfid import TagConflict
+from .rfid import RfidMatches, TagConflict
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -143,9 +144,12 @@ class SyncRun:
                     tally,
                 )
             actual = await self._bambuddy.spools(include_archived=True)
-            assigned = await self._assigned_ids(desired, actual)
+            size = max(len(desired), len(actual))
+            # Every tag against every holder: matched once, for the assignments check and the plan.
+            rfid = await _off_loop(size, partial(tag_matches, desired, actual))
+            assigned = await self._assigned_ids(actual, rfid)
             plan = await _off_loop(
-                max(len(desired), len(actual)),
+                size,
                 partial(
                     plan_sync,
                     desired,
@@ -153,6 +157,7 @@ class SyncRun:
                     listed_filaman_ids={spool.id for spool in filaman_spools},
                     assigned_bambuddy_ids=assigned,
                     allow_mass_delete=allow_mass_delete or full,
+                    rfid=rfid,
                 ),
             )
             await self._execute(plan, tally)
@@ -312,11 +317,11 @@ class SyncRun:
         return desired
 
     async def _assigned_ids(
-        self, desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]
+        self, actual: Sequence[BambuddySpool], rfid: RfidMatches
     ) -> set[int] | None:
         """Assigned Bambuddy spool ids, read only when the plan may choose between twins."""
-        # The check looks at every tag: off the event loop for a large inventory, like the plan.
-        if not await _off_loop(len(actual), partial(needs_assignments, desired, actual)):
+        # The duplicate check reads every note: off the event loop for a large inventory.
+        if not await _off_loop(len(actual), partial(needs_assignments, actual, rfid)):
             return set()
         try:
             return {assignment.spool_id for assignment in await self._bambuddy.assignments()}
