@@ -2,7 +2,8 @@
 
 No timings here (speed claims belong to ``script/bench``): the tests check where the
 work happens (a recording default executor) and that reused models are exactly the
-ones an unchanged answer would give, while any change is seen.
+ones an unchanged answer would give, while any change is seen. Reuse is what keeps a
+re-read from filling Python's oldest garbage-collector generation (see the bench).
 """
 
 from __future__ import annotations
@@ -10,16 +11,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+import json
 from typing import Any
 
 import pytest
 
-from custom_components.filaman_bambuddy.api._http import OFF_LOOP_MIN_BYTES, decode_json
+from custom_components.filaman_bambuddy.api._http import (
+    OFF_LOOP_MIN_BYTES,
+    decode_json,
+    json_array_items,
+)
 from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
 from custom_components.filaman_bambuddy.api.errors import ProtocolError
 from custom_components.filaman_bambuddy.api.filaman import PAGE_SIZE, FilamanClient
 from simulators.bambuddy import BambuddySimulator
-from simulators.bambuddy.inventory import create_spool
+from simulators.bambuddy.inventory import create_spool, patch_spool
 from simulators.filaman import FilamanSimulator
 
 
@@ -91,6 +97,81 @@ async def test_unchanged_bambuddy_listing_returns_the_same_models(
     assert len(await bambuddy.spools(include_archived=False)) == 3
 
 
+async def test_a_changed_bambuddy_listing_keeps_the_models_of_unchanged_spools(
+    bambuddy: BambuddyClient, bambuddy_sim: BambuddySimulator
+) -> None:
+    add_bambuddy_spools(bambuddy_sim, 3)
+    first = await bambuddy.spools()
+    # Changed behind the client's back (as Bambuddy's usage tracker does).
+    patch_spool(bambuddy_sim.db, bambuddy_sim.db.spools[first[1].id], {"weight_used": 7.5})
+
+    again = await bambuddy.spools()
+
+    assert again[0] is first[0]
+    assert again[2] is first[2]
+    assert again[1] is not first[1]
+    assert again[1].weight_used == 7.5
+
+
+async def test_answers_to_writes_are_the_models_the_next_listing_returns(
+    bambuddy: BambuddyClient, bambuddy_sim: BambuddySimulator
+) -> None:
+    created = [await bambuddy.create_spool({"material": "PLA"}) for _ in range(3)]
+    # The re-read after a first sync that created every twin builds no new models.
+    listed = await bambuddy.spools()
+    assert all(new is old for new, old in zip(listed, created, strict=True))
+
+    patched = await bambuddy.patch_spool(created[0].id, {"note": "filaman:9"})
+    archived = await bambuddy.archive_spool(created[1].id)
+    await bambuddy.delete_spool(created[2].id)
+    listed = await bambuddy.spools()
+    assert listed == [patched, archived]
+    assert listed[0] is patched
+    assert listed[1] is archived
+    assert (await bambuddy.spools(include_archived=False))[0] is patched
+
+    # A model is only ever reused when it equals the answer.
+    restored = await bambuddy.restore_spool(created[1].id)
+    assert (await bambuddy.spools())[1] is restored
+    single = await bambuddy.spool(created[0].id)
+    assert single == patched
+    assert (await bambuddy.spools(include_archived=False))[0] is single
+
+
+async def test_a_malformed_bambuddy_listing_changes_no_remembered_model(
+    bambuddy: BambuddyClient, bambuddy_sim: BambuddySimulator
+) -> None:
+    add_bambuddy_spools(bambuddy_sim, 2)
+    first = await bambuddy.spools()
+    bambuddy_sim.fail_next("GET", r"/inventory/spools$", 200, body=[{"material": "PLA"}])
+    with pytest.raises(ProtocolError, match="spool"):
+        await bambuddy.spools()
+    assert all(new is old for new, old in zip(await bambuddy.spools(), first, strict=True))
+
+
+async def test_spools_of_one_filament_share_its_model(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    filament_id = filament(filaman_sim)
+    other = filaman_sim.add_filament(filaman_sim.add_manufacturer("Polymaker"), "PETG")
+    ids = [filaman_sim.add_spool(filament_id) for _ in range(PAGE_SIZE + 2)]
+    odd = filaman_sim.add_spool(other)
+
+    spools = {spool.id: spool for spool in await filaman.spools()}
+
+    shared = spools[ids[0]].filament
+    assert all(spools[spool_id].filament is shared for spool_id in ids)  # across pages too
+    assert spools[odd].filament.id == other
+    assert (await filaman.spool(ids[3])).filament is shared
+
+    # An edited filament is read anew, and its new version is shared from then on.
+    filaman_sim.state.filaments[filament_id].price = 31.5
+    spools = {spool.id: spool for spool in await filaman.spools()}
+    assert spools[ids[0]].filament.price == 31.5
+    assert all(spools[spool_id].filament is spools[ids[0]].filament for spool_id in ids)
+    assert spools[odd].filament.price is None
+
+
 async def test_unchanged_filaman_pages_are_not_parsed_again(
     filaman: FilamanClient, filaman_sim: FilamanSimulator
 ) -> None:
@@ -155,3 +236,30 @@ def test_a_body_nested_past_the_recursion_limit_is_a_protocol_error() -> None:
     # json.loads raises RecursionError there, which must not escape the ApiError tree.
     with pytest.raises(ProtocolError):
         decode_json("[" * 100_000, "GET /x")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[]", " \n[ \t]\r\n", '[1, "two", {"three": [3, {"x": null}]}, [], 4.5e1, true]', "[[1],[2]]"],
+)
+def test_array_items_are_decoded_as_the_whole_body_would_be(text: str) -> None:
+    assert list(json_array_items(text, "GET /x")) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"items": []}', "expected a JSON array, got dict"),
+        ("7", "expected a JSON array, got int"),
+        ("nope", "not JSON"),
+        ("[1,]", "not JSON"),
+        ("[1 2]", "not JSON"),
+        ("[1", "not JSON"),
+        ("[", "not JSON"),
+        ("[1] []", "not JSON"),
+        ("[" * 100_000, "not JSON"),
+    ],
+)
+def test_a_malformed_array_body_is_a_protocol_error(text: str, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        list(json_array_items(text, "GET /x", 200))

@@ -8,7 +8,7 @@ FastAPI 422 ``{"detail": [{"loc", "msg"}]}`` and FilaMan's CSRF ``{"code", "mess
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 import hashlib
 import json
@@ -151,6 +151,49 @@ def decode_json(text: str, what: str, status: int | None = None) -> Any:
         raise ProtocolError(f"{what}: response is not JSON", status=status) from None
 
 
+_JSON_DECODER = json.JSONDecoder()
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def json_array_items(text: str, what: str, status: int | None = None) -> Iterator[Any]:
+    """The items of a JSON array body, decoded one at a time as they are asked for.
+
+    Same grammar as :func:`decode_json`, but only one raw item is alive at a time: a
+    5,000-spool listing decoded whole is 10,000 dicts and lists that a garbage collection
+    during the parse promotes to the oldest generation, bringing the slow full pass closer.
+    """
+
+    def malformed() -> ProtocolError:
+        return ProtocolError(f"{what}: response is not JSON", status=status)
+
+    position = _after_space(text, 0)
+    if not text.startswith("[", position):
+        data = decode_json(text, what, status)  # not JSON at all, or JSON of another shape
+        raise ProtocolError(f"{what}: expected a JSON array, got {type(data).__name__}")
+    position = _after_space(text, position + 1)
+    closed = text.startswith("]", position)
+    while not closed:
+        try:
+            item, position = _JSON_DECODER.raw_decode(text, position)
+        except ValueError, RecursionError:
+            raise malformed() from None
+        yield item
+        position = _after_space(text, position)
+        closed = text.startswith("]", position)
+        if not closed:
+            if not text.startswith(",", position):
+                raise malformed()
+            position = _after_space(text, position + 1)
+    if _after_space(text, position + 1) != len(text):
+        raise malformed()  # something after the array
+
+
+def _after_space(text: str, position: int) -> int:
+    """Where JSON whitespace from ``position`` on ends."""
+    space = _JSON_SPACE.match(text, position)
+    return space.end() if space else position  # the pattern matches the empty string anyway
+
+
 async def off_loop[**P, T](
     heavy: bool, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
 ) -> T:
@@ -262,6 +305,7 @@ class JsonHttp:
         *,
         params: Query | None = None,
         previous: Parsed[T] | None = None,
+        decode: Callable[[str, str, int], Any] = decode_json,
     ) -> Parsed[T]:
         """Like :meth:`request_parsed`, but a successful body identical to the one
         ``previous`` came from returns ``previous`` without decoding it again.
@@ -270,9 +314,13 @@ class JsonHttp:
         5,000 spools then builds no new models, which saves the decoding and keeps
         the garbage collector's full passes (100+ ms on a Home Assistant heap) rare.
         ``parse`` must return something immutable, as its result is handed out again.
+        ``decode(text, what, status)`` turns a successful body into what ``parse`` gets
+        (:func:`json_array_items` hands over an array's items one at a time).
         """
         answer = await self._send(method, path, params=params, json_body=None)
-        return await off_loop(answer.heavy, self._parse_unless_unchanged, answer, parse, previous)
+        return await off_loop(
+            answer.heavy, self._parse_unless_unchanged, answer, parse, previous, decode
+        )
 
     async def _send(
         self, method: str, path: str, *, params: Query | None, json_body: Any
@@ -301,31 +349,46 @@ class JsonHttp:
         return answer
 
     def _parse_unless_unchanged[T](
-        self, answer: _Answer, parse: Callable[[Any], T], previous: Parsed[T] | None
+        self,
+        answer: _Answer,
+        parse: Callable[[Any], T],
+        previous: Parsed[T] | None,
+        decode: Callable[[str, str, int], Any],
     ) -> Parsed[T]:
         digest = answer.digest()
         if previous is not None and previous.digest == digest and 200 <= answer.status < 300:
             return previous
-        return Parsed(self._decode_and_parse(answer, False, parse), digest)
+        return Parsed(self._decode_and_parse(answer, False, parse, decode), digest)
 
     def _decode_and_parse[T](
-        self, answer: _Answer, allow_empty: bool, parse: Callable[[Any], T]
+        self,
+        answer: _Answer,
+        allow_empty: bool,
+        parse: Callable[[Any], T],
+        decode: Callable[[str, str, int], Any] = decode_json,
     ) -> T:
         text = answer.body.decode(answer.encoding, errors="replace")
         try:
-            data = self._decode(answer.status, text, answer.what, allow_empty=allow_empty)
+            data = self._decode(answer.status, text, answer.what, allow_empty, decode)
         except ApiError as err:
             _LOGGER.debug("%s", redact(str(err), self.secrets))
             raise
         return parse(data)
 
-    def _decode(self, status: int, text: str, what: str, *, allow_empty: bool) -> Any:
+    def _decode(
+        self,
+        status: int,
+        text: str,
+        what: str,
+        allow_empty: bool,
+        decode: Callable[[str, str, int], Any],
+    ) -> Any:
         if 200 <= status < 300:
             if not text.strip():
                 if allow_empty:
                     return None
                 raise ProtocolError(f"{what}: empty response", status=status)
-            return decode_json(text, what, status)
+            return decode(text, what, status)
         try:
             body: Any = json.loads(text) if text.strip() else None
         except ValueError, RecursionError:

@@ -6,15 +6,16 @@ slash, ``/inventory/*`` must not have it): the wrong form is a 404, not a redire
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from functools import partial
 import logging
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from ._coerce import as_list, as_object
-from ._http import ApiClient, JsonHttp, Parsed
+from ._coerce import as_object
+from ._http import ApiClient, JsonHttp, Parsed, json_array_items
 from .bambuddy_ws import BambuddyWebSocket
 from .errors import RejectedError
 from .models_bambuddy import (
@@ -29,6 +30,8 @@ from .models_bambuddy import (
 
 _LOGGER = logging.getLogger(__name__)
 
+_SPOOLS = "/inventory/spools"
+
 # NOT NULL spool columns: sending null for them is an HTTP 500 (API.md §4.2).
 NOT_NULL_SPOOL_FIELDS = frozenset(
     {"material", "label_weight", "core_weight", "weight_used", "weight_locked"}
@@ -41,11 +44,23 @@ def _check_spool_fields(fields: Mapping[str, Any]) -> None:
         raise ValueError(f"Bambuddy rejects null for {', '.join(nulls)} with HTTP 500")
 
 
-def _parse_spools(data: Any) -> tuple[BambuddySpool, ...]:
-    """The spool listing's models (pure: may run on a worker thread)."""
-    path = "/inventory/spools"
-    items = [as_object(item, path) for item in as_list(data, path)]
-    return tuple(BambuddySpool.from_json(item) for item in items)
+def _parse_spools(
+    seen: Mapping[int, BambuddySpool], items: Iterable[Any]
+) -> tuple[BambuddySpool, ...]:
+    """The spool listing's models; an item equal to the spool ``seen`` last is that model.
+
+    Reusing equal models is what keeps a re-read cheap for Python's garbage collector:
+    only the spools that really changed become new long-lived objects, instead of all
+    5,000 (each of which brings the collector's slow full pass nearer). Runs on a worker
+    thread for a large listing; ``seen`` is only looked up there, which is safe while
+    the event loop adds to it.
+    """
+    spools: list[BambuddySpool] = []
+    for item in items:
+        spool = BambuddySpool.from_json(as_object(item, _SPOOLS))
+        known = seen.get(spool.id)
+        spools.append(known if known == spool else spool)
+    return tuple(spools)
 
 
 class BambuddyClient(ApiClient):
@@ -79,6 +94,8 @@ class BambuddyClient(ApiClient):
         self._request_timeout = request_timeout
         # The last spool listing per include_archived flag, reused while unchanged.
         self._spool_listings: dict[str, Parsed[tuple[BambuddySpool, ...]]] = {}
+        # The newest model of every spool seen (listings and answers to writes), by id.
+        self._seen_spools: dict[int, BambuddySpool] = {}
 
     # --- auth -----------------------------------------------------------------
 
@@ -102,7 +119,7 @@ class BambuddyClient(ApiClient):
         Raises :class:`MissingPermissionError`/:class:`AuthenticationError` otherwise.
         """
         try:
-            created = await self._http.request("POST", "/inventory/spools", json_body={})
+            created = await self._http.request("POST", _SPOOLS, json_body={})
         except RejectedError as err:
             if err.status == 422:
                 return
@@ -154,46 +171,58 @@ class BambuddyClient(ApiClient):
         """All inventory spools (archived ones too by default, so links are never missed)."""
         # A large listing is decoded and parsed off the event loop, an unchanged one not at all.
         flag = "true" if include_archived else "false"
+        previous = self._spool_listings.get(flag)
         listing = await self._http.request_reusing(
             "GET",
-            "/inventory/spools",
-            _parse_spools,
+            _SPOOLS,
+            partial(_parse_spools, self._seen_spools),
             params={"include_archived": flag},
-            previous=self._spool_listings.get(flag),
+            previous=previous,
+            decode=json_array_items,
         )
         self._spool_listings[flag] = listing
+        if listing is not previous:
+            if include_archived:  # every spool there is: forget the deleted ones
+                self._seen_spools = {spool.id: spool for spool in listing.value}
+            else:
+                self._seen_spools.update((spool.id, spool) for spool in listing.value)
         return list(listing.value)
 
     async def spool(self, spool_id: int) -> BambuddySpool:
-        return BambuddySpool.from_json(await self._get_object(f"/inventory/spools/{spool_id}"))
+        return self._remember(await self._get_object(f"{_SPOOLS}/{spool_id}"), "spool")
 
     async def create_spool(self, fields: Mapping[str, Any]) -> BambuddySpool:
         """Create a spool (``material`` required). Raises ``ValueError`` for NOT NULL nulls."""
         _check_spool_fields(fields)
-        data = await self._http.request("POST", "/inventory/spools", json_body=dict(fields))
-        return BambuddySpool.from_json(as_object(data, "created spool"))
+        data = await self._http.request("POST", _SPOOLS, json_body=dict(fields))
+        return self._remember(data, "created spool")
 
     async def patch_spool(self, spool_id: int, changes: Mapping[str, Any]) -> BambuddySpool:
         """Partial update. Send ``weight_locked`` with ``weight_used`` (else it becomes true)."""
         _check_spool_fields(changes)
-        data = await self._http.request(
-            "PATCH", f"/inventory/spools/{spool_id}", json_body=dict(changes)
-        )
-        return BambuddySpool.from_json(as_object(data, "patched spool"))
+        data = await self._http.request("PATCH", f"{_SPOOLS}/{spool_id}", json_body=dict(changes))
+        return self._remember(data, "patched spool")
 
     async def restore_spool(self, spool_id: int) -> BambuddySpool:
         """Un-archive a spool; it keeps its id, slot assignments and usage history."""
-        data = await self._http.request("POST", f"/inventory/spools/{spool_id}/restore")
-        return BambuddySpool.from_json(as_object(data, "restored spool"))
+        data = await self._http.request("POST", f"{_SPOOLS}/{spool_id}/restore")
+        return self._remember(data, "restored spool")
 
     async def archive_spool(self, spool_id: int) -> BambuddySpool:
         """Archive a spool; it keeps its slot assignments and usage history."""
-        data = await self._http.request("POST", f"/inventory/spools/{spool_id}/archive")
-        return BambuddySpool.from_json(as_object(data, "archived spool"))
+        data = await self._http.request("POST", f"{_SPOOLS}/{spool_id}/archive")
+        return self._remember(data, "archived spool")
+
+    def _remember(self, data: Any, what: str) -> BambuddySpool:
+        """The spool of one answer, remembered so the next listing can reuse its model."""
+        spool = BambuddySpool.from_json(as_object(data, what))
+        self._seen_spools[spool.id] = spool
+        return spool
 
     async def delete_spool(self, spool_id: int) -> None:
         """Hard delete, including the spool's slot assignments."""
-        await self._http.request("DELETE", f"/inventory/spools/{spool_id}", allow_empty=True)
+        await self._http.request("DELETE", f"{_SPOOLS}/{spool_id}", allow_empty=True)
+        self._seen_spools.pop(spool_id, None)
 
     # --- assignments --------------------------------------------------------------
 

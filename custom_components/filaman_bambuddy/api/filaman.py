@@ -28,6 +28,7 @@ from .models_filaman import (
     DriverHealth,
     FilamanPrinter,
     FilamanSpool,
+    Filament,
     Me,
     PrinterParams,
     SpoolEvent,
@@ -69,6 +70,9 @@ class FilamanClient(ApiClient):
         # The pages of each listing's last complete read, reused while unchanged.
         self._listing_pages: dict[str, dict[int, Parsed[_Page[Any]]]] = {}
         self._params_exports: dict[int, Parsed[PrinterParams]] = {}
+        # The newest version of each filament, shared by all its spools (parsing may write
+        # here from a worker thread: a race between two listings costs a copy, no more).
+        self._filaments: dict[int, Filament] = {}
 
     async def _all_pages[T](
         self, path: str, parse: Callable[[Mapping[str, Any]], T], **params: str | int
@@ -158,13 +162,14 @@ class FilamanClient(ApiClient):
         """
         return await self._all_pages(
             "/spools",
-            FilamanSpool.from_json,
+            partial(FilamanSpool.from_json, filaments=self._filaments),
             include_archived="true" if include_archived else "false",
         )
 
     async def spool(self, spool_id: int) -> FilamanSpool:
         """One spool (archived ones too)."""
-        return FilamanSpool.from_json(await self._get_object(f"/spools/{spool_id}"))
+        data = await self._get_object(f"/spools/{spool_id}")
+        return FilamanSpool.from_json(data, filaments=self._filaments)
 
     async def spool_statuses(self) -> list[SpoolStatus]:
         return [SpoolStatus.from_json(item) for item in await self._get_list("/spools/statuses")]
@@ -314,10 +319,14 @@ class _Unparsable:
 
 @dataclass(frozen=True, slots=True)
 class _Page[T]:
-    """One parsed page of a listing: the server's total and its items by id, in order."""
+    """One parsed page of a listing: the server's total and its items by id, in order.
+
+    ``items`` is never changed once built. A dict, not a tuple of pairs: a 5,000-spool
+    listing would otherwise keep 5,000 more long-lived objects for the garbage collector.
+    """
 
     total: int
-    items: tuple[tuple[int, T | _Unparsable], ...]
+    items: Mapping[int, T | _Unparsable]
 
 
 def _parse_page[T](
@@ -331,11 +340,11 @@ def _parse_page[T](
     items = [(to_int(item.get("id")), item) for item in objects(page_items)]
     return _Page(
         total,
-        tuple(
-            (item_id, _parse_or_keep_error(parse, item))
+        {
+            item_id: _parse_or_keep_error(parse, item)
             for item_id, item in items
             if item_id is not None
-        ),
+        },
     )
 
 

@@ -6,7 +6,7 @@ Weights: ``initial_total_weight_g`` is gross (filament + empty spool),
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
@@ -150,9 +150,20 @@ class FilamanSpool:
         return self.filament.id
 
     @classmethod
-    def from_json(cls, data: JsonObject) -> Self:
+    def from_json(
+        cls, data: JsonObject, *, filaments: MutableMapping[int, Filament] | None = None
+    ) -> Self:
+        """``filaments`` (by id) lends its filament to a spool whose nested one is equal,
+        and keeps the newest otherwise: hundreds of spools of one filament then share
+        one object, not one copy each for the garbage collector to walk."""
         spool_id = required_int(data, "id", "spool")
         filament = Filament.from_json(as_object(data.get("filament"), f"spool {spool_id} filament"))
+        if filaments is not None:
+            shared = filaments.get(filament.id)
+            if shared is not None and shared == filament:
+                filament = shared
+            else:
+                filaments[filament.id] = filament
         custom_fields = data.get("custom_fields")
         return cls(
             id=spool_id,
