@@ -11,6 +11,7 @@ from custom_components.filaman_bambuddy.inventory.mapping import DesiredSpool, d
 from custom_components.filaman_bambuddy.inventory.plan import (
     ID_REUSE_MARGIN,
     MASS_DELETE_MIN_LINKED,
+    LinkedTwins,
     SpoolArchive,
     SpoolCreate,
     SpoolDelete,
@@ -217,6 +218,17 @@ def test_duplicates_stay_when_assignments_are_unknown() -> None:
     assert result.unchanged == 1
     assert has_duplicate_links(actual)
     assert not has_duplicate_links([twin(10, desired), unlinked(11)])
+
+
+def test_linked_twins_keep_listing_order_and_count_every_twin() -> None:
+    one, two = want(1), want(2)
+    actual = [twin(12, two), twin(10, one), unlinked(13), twin(11, one), twin(14, one)]
+    links = LinkedTwins.of(actual)
+    assert [spool.id for spool in links.twins(1)] == [10, 11, 14]
+    assert [spool.id for spool in links.twins(2)] == [12]
+    assert links.twins(3) == []
+    assert links.count() == 4
+    assert list(links.more) == [1]  # only the duplicates get a list of their own
 
 
 def test_archived_twin_of_an_active_spool_is_restored() -> None:

@@ -52,11 +52,11 @@ Rules (seed §15/§16 bugs we must not repeat):
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 import math
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from ..api.models_bambuddy import BambuddySpool
 from .mapping import DesiredSpool
@@ -179,19 +179,49 @@ def made_for_earlier_spool(twin: BambuddySpool, desired: DesiredSpool) -> bool:
     return twin.created_at < desired.created_at - ID_REUSE_MARGIN
 
 
-def linked_groups(actual: Sequence[BambuddySpool]) -> dict[int, list[BambuddySpool]]:
-    """Bambuddy spools by the FilaMan id in their note (unlinked spools left out)."""
-    groups: dict[int, list[BambuddySpool]] = {}
-    for spool in actual:
-        filaman_id = spool.filaman_id
-        if filaman_id is not None:
-            groups.setdefault(filaman_id, []).append(spool)
-    return groups
+@dataclass(frozen=True, slots=True)
+class LinkedTwins:
+    """Bambuddy spools by the FilaMan id in their note (unlinked spools left out).
+
+    Nearly every id has exactly one twin, so the first twin of each id sits in one flat
+    dict and only the rare further ones get a list. A list per id would be thousands of
+    containers alive through the whole plan, and whichever a garbage collection meets
+    then are promoted to its oldest generation: every sync would bring the collector's
+    slow full pass (100+ ms on a Home Assistant heap) nearer.
+    """
+
+    first: dict[int, BambuddySpool]
+    more: dict[int, list[BambuddySpool]]
+
+    @classmethod
+    def of(cls, actual: Iterable[BambuddySpool]) -> Self:
+        first: dict[int, BambuddySpool] = {}
+        more: dict[int, list[BambuddySpool]] = {}
+        for spool in actual:
+            filaman_id = spool.filaman_id
+            if filaman_id is None:
+                continue
+            if filaman_id in first:
+                more.setdefault(filaman_id, []).append(spool)
+            else:
+                first[filaman_id] = spool
+        return cls(first, more)
+
+    def twins(self, filaman_id: int) -> list[BambuddySpool]:
+        """The twins of one FilaMan id, in listing order (a fresh list)."""
+        first = self.first.get(filaman_id)
+        if first is None:
+            return []
+        return [first, *self.more.get(filaman_id, ())]
+
+    def count(self) -> int:
+        """How many Bambuddy spools are linked at all."""
+        return len(self.first) + sum(len(extra) for extra in self.more.values())
 
 
 def has_duplicate_links(actual: Sequence[BambuddySpool]) -> bool:
     """Whether any FilaMan spool has more than one Bambuddy twin (then assignments matter)."""
-    return any(len(twins) > 1 for twins in linked_groups(actual).values())
+    return bool(LinkedTwins.of(actual).more)
 
 
 def tag_matches(desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]) -> RfidMatches:
@@ -256,7 +286,7 @@ def plan_sync(
     listings, when the caller has it already.
     """
     wanted = {item.filaman_id: item for item in desired}
-    groups = linked_groups(actual)
+    links = LinkedTwins.of(actual)
     if rfid is None:
         rfid = tag_matches(desired, actual)
     by_id = {spool.id: spool for spool in actual}
@@ -271,10 +301,10 @@ def plan_sync(
     kept: dict[int, int] = {}
     unchanged = 0
 
-    # Few short-lived containers per twin: with thousands of spools, every one that
-    # survives into the oldest GC generation brings CPython's full (slow) pass closer.
-    for filaman_id in sorted(groups.keys() | rfid.adopt.keys()):
-        twins = groups.get(filaman_id, [])
+    # No container per spool lives through the loop (see LinkedTwins): with thousands
+    # of spools, every one a collection meets here is promoted to the oldest generation.
+    for filaman_id in sorted(links.first.keys() | rfid.adopt.keys()):
+        twins = links.twins(filaman_id)
         if can_delete and filaman_id not in listed:
             deletes += [SpoolDelete(s.id, filaman_id, "filaman_spool_gone") for s in twins]
             continue
@@ -315,16 +345,16 @@ def plan_sync(
         else:
             unchanged += 1
 
-    for filaman_id, item in sorted(wanted.items()):
-        if filaman_id not in kept:
-            creates.append(SpoolCreate(filaman_id, _without_tag(item, rfid).create_body()))
+    for filaman_id in sorted(wanted.keys() - kept.keys()):
+        item = _without_tag(wanted[filaman_id], rfid)
+        creates.append(SpoolCreate(filaman_id, item.create_body()))
 
     withheld: list[SpoolDelete] = []
     guard = None
     if not allow_mass_delete:
         guard = mass_deletion_reason(
             listed=len(listed),
-            linked=sum(len(twins) for twins in groups.values()),
+            linked=links.count(),
             removing=len(deletes),
         )
         if guard is not None:
