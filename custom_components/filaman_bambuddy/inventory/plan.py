@@ -60,7 +60,7 @@ from typing import Any, Literal, Self
 
 from ..api.models_bambuddy import BambuddySpool
 from .mapping import DesiredSpool
-from .rfid import RfidMatches, TagConflict, TaggedSpool, match_tags
+from .rfid import RfidMatches, TagConflict, match_tags
 
 FLOAT_TOLERANCE = 0.005
 ID_REUSE_MARGIN = timedelta(seconds=120)
@@ -135,6 +135,8 @@ def _blank(value: Any) -> bool:
 
 def values_equal(key: str, wanted: Any, actual: Any) -> bool:
     """Whether Bambuddy's ``actual`` value already is what we would send."""
+    if type(wanted) is type(actual) and wanted == actual:
+        return True  # the common case, and every rule below agrees with it
     if _blank(wanted) or _blank(actual):
         return _blank(wanted) and _blank(actual)
     if isinstance(wanted, bool) or isinstance(actual, bool):
@@ -226,12 +228,16 @@ def has_duplicate_links(actual: Sequence[BambuddySpool]) -> bool:
 
 def tag_matches(desired: Sequence[DesiredSpool], actual: Sequence[BambuddySpool]) -> RfidMatches:
     """RFID adoptions and conflicts of this plan (:func:`.rfid.match_tags`)."""
-    tagged = [
-        TaggedSpool(item.filaman_id, str(item.fields.get("material") or ""), tags)
-        for item in desired
-        if (tags := frozenset(str(item.fields[key]) for key in TAG_FIELDS if key in item.fields))
-    ]
-    return match_tags(tagged, actual) if tagged else RfidMatches()
+    owners: dict[str, tuple[int, ...]] = {}
+    materials: dict[int, str] = {}
+    for item in desired:
+        for key in TAG_FIELDS:
+            if key in item.fields:
+                tag = str(item.fields[key])
+                if item.filaman_id not in owners.get(tag, ()):
+                    owners[tag] = (*owners.get(tag, ()), item.filaman_id)
+                materials[item.filaman_id] = str(item.fields.get("material") or "")
+    return match_tags(owners, materials, actual) if owners else RfidMatches()
 
 
 def needs_assignments(actual: Sequence[BambuddySpool], rfid: RfidMatches) -> bool:

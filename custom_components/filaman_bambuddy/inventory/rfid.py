@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+import re
 from typing import Literal
 
 from ..api.models_bambuddy import BambuddySpool
@@ -35,8 +36,11 @@ TRAY_UUID_LENGTH = 32
 ConflictKind = Literal["shared_tag", "material_mismatch", "held_by_other"]
 
 
+_NOT_HEX = re.compile(r"[^0-9a-fA-F]+")
+
+
 def _hex(value: str | None) -> str:
-    return "".join(char for char in value or "" if char in "0123456789abcdefABCDEF").upper()
+    return _NOT_HEX.sub("", value).upper() if value else ""
 
 
 def _real(tag: str) -> str | None:
@@ -92,26 +96,25 @@ class RfidMatches:
     conflicts: tuple[TagConflict, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class TaggedSpool:
-    """What matching needs of one FilaMan spool: its id, material and tag(s)."""
+def match_tags(
+    owners: Mapping[str, tuple[int, ...]],
+    materials: Mapping[int, str],
+    actual: Sequence[BambuddySpool],
+) -> RfidMatches:
+    """Adoptions and conflicts between FilaMan's tags and Bambuddy's active tag holders.
 
-    filaman_id: int
-    material: str
-    tags: frozenset[str]
-
-
-def match_tags(wanted: Sequence[TaggedSpool], actual: Sequence[BambuddySpool]) -> RfidMatches:
-    """Adoptions and conflicts between FilaMan's tags and Bambuddy's active tag holders."""
-    holders: dict[str, list[BambuddySpool]] = {}
+    ``owners``: each normalised FilaMan tag → the FilaMan ids carrying it; ``materials``:
+    their material types. Everything here is kept in flat dicts of ids: a list per tag,
+    alive while thousands of spools are matched, is what a young garbage collection
+    promotes to the oldest generation, bringing its slow full pass nearer on every sync.
+    """
+    holders: dict[str, tuple[int, ...]] = {}
+    tagged: dict[int, BambuddySpool] = {}
     for spool in actual:
         if not spool.archived:
             for tag in bambuddy_tags(spool):
-                holders.setdefault(tag, []).append(spool)
-    owners: dict[str, list[TaggedSpool]] = {}
-    for item in wanted:
-        for tag in item.tags:
-            owners.setdefault(tag, []).append(item)
+                holders[tag] = (*holders.get(tag, ()), spool.id)
+                tagged[spool.id] = spool
     if not holders or not owners:
         return RfidMatches()
 
@@ -119,31 +122,26 @@ def match_tags(wanted: Sequence[TaggedSpool], actual: Sequence[BambuddySpool]) -
     untagged: set[int] = set()
     adopt: dict[int, list[int]] = {}
     for tag in sorted(owners):
-        items = owners[tag]
-        found = sorted(holders.get(tag, ()), key=lambda spool: spool.id)
-        if len(items) > 1:
-            ids = tuple(sorted(item.filaman_id for item in items))
+        found = [tagged[bambuddy_id] for bambuddy_id in sorted(holders.get(tag, ()))]
+        if len(owners[tag]) > 1:
+            ids = tuple(sorted(owners[tag]))
             conflicts.append(TagConflict("shared_tag", tag, ids, tuple(s.id for s in found)))
             untagged.update(ids)
             continue
-        item = items[0]
+        filaman_id = owners[tag][0]
         for spool in found:
-            if spool.filaman_id == item.filaman_id:
+            if spool.filaman_id == filaman_id:
                 continue  # its own twin
             if spool.filaman_id is not None:
                 conflicts.append(
-                    TagConflict(
-                        "held_by_other", tag, (item.filaman_id, spool.filaman_id), (spool.id,)
-                    )
+                    TagConflict("held_by_other", tag, (filaman_id, spool.filaman_id), (spool.id,))
                 )
-                untagged.add(item.filaman_id)
-            elif spool.material.strip().upper() != item.material.strip().upper():
-                conflicts.append(
-                    TagConflict("material_mismatch", tag, (item.filaman_id,), (spool.id,))
-                )
-                untagged.add(item.filaman_id)
-            elif spool.id not in adopt.get(item.filaman_id, ()):
-                adopt.setdefault(item.filaman_id, []).append(spool.id)
+                untagged.add(filaman_id)
+            elif spool.material.strip().upper() != materials[filaman_id].strip().upper():
+                conflicts.append(TagConflict("material_mismatch", tag, (filaman_id,), (spool.id,)))
+                untagged.add(filaman_id)
+            elif spool.id not in adopt.get(filaman_id, ()):
+                adopt.setdefault(filaman_id, []).append(spool.id)
     return RfidMatches(
         adopt={
             filaman_id: tuple(ids)
