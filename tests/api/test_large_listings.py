@@ -24,6 +24,7 @@ from custom_components.filaman_bambuddy.api._http import (
 from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
 from custom_components.filaman_bambuddy.api.errors import ProtocolError
 from custom_components.filaman_bambuddy.api.filaman import PAGE_SIZE, FilamanClient
+from custom_components.filaman_bambuddy.api.models_bambuddy import BambuddySpool
 from simulators.bambuddy import BambuddySimulator
 from simulators.bambuddy.inventory import create_spool, patch_spool
 from simulators.filaman import FilamanSimulator
@@ -105,8 +106,18 @@ async def test_a_changed_bambuddy_listing_keeps_the_models_of_unchanged_spools(
     # Changed behind the client's back (as Bambuddy's usage tracker does).
     patch_spool(bambuddy_sim.db, bambuddy_sim.db.spools[first[1].id], {"weight_used": 7.5})
 
-    again = await bambuddy.spools()
+    parsed: list[int] = []
+    from_json = BambuddySpool.from_json
 
+    def counting(data: Any) -> BambuddySpool:
+        parsed.append(data["id"])
+        return from_json(data)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BambuddySpool, "from_json", counting)
+        again = await bambuddy.spools()
+
+    assert parsed == [first[1].id]  # items with the same text as last time are not parsed
     assert again[0] is first[0]
     assert again[2] is first[2]
     assert again[1] is not first[1]
@@ -128,14 +139,13 @@ async def test_answers_to_writes_are_the_models_the_next_listing_returns(
     assert listed == [patched, archived]
     assert listed[0] is patched
     assert listed[1] is archived
-    assert (await bambuddy.spools(include_archived=False))[0] is patched
 
-    # A model is only ever reused when it equals the answer.
     restored = await bambuddy.restore_spool(created[1].id)
-    assert (await bambuddy.spools())[1] is restored
-    single = await bambuddy.spool(created[0].id)
-    assert single == patched
-    assert (await bambuddy.spools(include_archived=False))[0] is single
+    assert restored != archived
+    relisted = await bambuddy.spools()
+    assert relisted[0] is patched  # its text did not change: not parsed again
+    assert relisted[1] is restored
+    assert await bambuddy.spools(include_archived=False) == [patched, restored]
 
 
 async def test_a_malformed_bambuddy_listing_changes_no_remembered_model(
@@ -243,7 +253,9 @@ def test_a_body_nested_past_the_recursion_limit_is_a_protocol_error() -> None:
     ["[]", " \n[ \t]\r\n", '[1, "two", {"three": [3, {"x": null}]}, [], 4.5e1, true]', "[[1],[2]]"],
 )
 def test_array_items_are_decoded_as_the_whole_body_would_be(text: str) -> None:
-    assert list(json_array_items(text, "GET /x")) == json.loads(text)
+    items = list(json_array_items(text, "GET /x"))
+    assert [item for item, _ in items] == json.loads(text)
+    assert all(json.loads(source) == item for item, source in items)  # each its own text
 
 
 @pytest.mark.parametrize(

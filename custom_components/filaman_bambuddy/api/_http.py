@@ -155,12 +155,14 @@ _JSON_DECODER = json.JSONDecoder()
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 
 
-def json_array_items(text: str, what: str, status: int | None = None) -> Iterator[Any]:
-    """The items of a JSON array body, decoded one at a time as they are asked for.
+def json_array_items(text: str, what: str, status: int | None = None) -> Iterator[tuple[Any, str]]:
+    """The items of a JSON array body, each decoded and with its own source text,
+    one at a time as they are asked for.
 
     Same grammar as :func:`decode_json`, but only one raw item is alive at a time: a
     5,000-spool listing decoded whole is 10,000 dicts and lists that a garbage collection
     during the parse promotes to the oldest generation, bringing the slow full pass closer.
+    The source lets a parser tell an item that did not change since the last read.
     """
 
     def malformed() -> ProtocolError:
@@ -173,11 +175,12 @@ def json_array_items(text: str, what: str, status: int | None = None) -> Iterato
     position = _after_space(text, position + 1)
     closed = text.startswith("]", position)
     while not closed:
+        start = position
         try:
             item, position = _JSON_DECODER.raw_decode(text, position)
         except ValueError, RecursionError:
             raise malformed() from None
-        yield item
+        yield item, text[start:position]
         position = _after_space(text, position)
         closed = text.startswith("]", position)
         if not closed:

@@ -7,7 +7,9 @@ slash, ``/inventory/*`` must not have it): the wrong form is a 404, not a redire
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import partial
+import hashlib
 import logging
 from typing import Any
 
@@ -44,23 +46,56 @@ def _check_spool_fields(fields: Mapping[str, Any]) -> None:
         raise ValueError(f"Bambuddy rejects null for {', '.join(nulls)} with HTTP 500")
 
 
-def _parse_spools(
-    seen: Mapping[int, BambuddySpool], items: Iterable[Any]
-) -> tuple[BambuddySpool, ...]:
-    """The spool listing's models; an item equal to the spool ``seen`` last is that model.
+@dataclass(frozen=True, slots=True)
+class _SpoolListing:
+    """One parsed spool listing: its models in order, and each item's source fingerprint."""
 
-    Reusing equal models is what keeps a re-read cheap for Python's garbage collector:
-    only the spools that really changed become new long-lived objects, instead of all
-    5,000 (each of which brings the collector's slow full pass nearer). Runs on a worker
-    thread for a large listing; ``seen`` is only looked up there, which is safe while
-    the event loop adds to it.
+    spools: tuple[BambuddySpool, ...]
+    fingerprints: Mapping[int, bytes]
+    models: Mapping[int, BambuddySpool]
+
+    def unchanged(self, item: Any, fingerprint: bytes) -> BambuddySpool | None:
+        """This listing's model of ``item`` when its source text was exactly the same."""
+        spool_id = item.get("id") if isinstance(item, Mapping) else None
+        if isinstance(spool_id, int) and self.fingerprints.get(spool_id) == fingerprint:
+            return self.models[spool_id]
+        return None
+
+
+def _fingerprint(source: str) -> bytes:
+    return hashlib.blake2b(source.encode(), digest_size=16).digest()
+
+
+def _parse_spools(
+    answers: Mapping[int, BambuddySpool],
+    previous: _SpoolListing | None,
+    items: Iterable[tuple[Any, str]],
+) -> _SpoolListing:
+    """The spool listing's models, built anew only for the spools that changed.
+
+    An item whose source text is exactly as in the ``previous`` listing is that listing's
+    model, not parsed again; an item that parses equal to the answer to one of our own
+    writes (``answers``) is that answer's model. So a changed 5,000-spool listing costs
+    little more than its decoding, and only the spools that really changed become new
+    long-lived objects (each of which brings the garbage collector's slow full pass
+    nearer). Runs on a worker thread for a large listing; ``answers`` is only looked up
+    there, which is safe while the event loop adds to it.
     """
     spools: list[BambuddySpool] = []
-    for item in items:
-        spool = BambuddySpool.from_json(as_object(item, _SPOOLS))
-        known = seen.get(spool.id)
-        spools.append(known if known == spool else spool)
-    return tuple(spools)
+    fingerprints: dict[int, bytes] = {}
+    models: dict[int, BambuddySpool] = {}
+    for item, source in items:
+        fingerprint = _fingerprint(source)
+        spool = previous.unchanged(item, fingerprint) if previous is not None else None
+        if spool is None:
+            spool = BambuddySpool.from_json(as_object(item, _SPOOLS))
+            answer = answers.get(spool.id)
+            if answer == spool:
+                spool = answer
+        spools.append(spool)
+        fingerprints[spool.id] = fingerprint
+        models[spool.id] = spool
+    return _SpoolListing(tuple(spools), fingerprints, models)
 
 
 class BambuddyClient(ApiClient):
@@ -93,9 +128,9 @@ class BambuddyClient(ApiClient):
         self._session = session
         self._request_timeout = request_timeout
         # The last spool listing per include_archived flag, reused while unchanged.
-        self._spool_listings: dict[str, Parsed[tuple[BambuddySpool, ...]]] = {}
-        # The newest model of every spool seen (listings and answers to writes), by id.
-        self._seen_spools: dict[int, BambuddySpool] = {}
+        self._spool_listings: dict[str, Parsed[_SpoolListing]] = {}
+        # The spools our own writes answered with since the last complete listing, by id.
+        self._answers: dict[int, BambuddySpool] = {}
 
     # --- auth -----------------------------------------------------------------
 
@@ -175,18 +210,15 @@ class BambuddyClient(ApiClient):
         listing = await self._http.request_reusing(
             "GET",
             _SPOOLS,
-            partial(_parse_spools, self._seen_spools),
+            partial(_parse_spools, self._answers, previous.value if previous else None),
             params={"include_archived": flag},
             previous=previous,
             decode=json_array_items,
         )
         self._spool_listings[flag] = listing
-        if listing is not previous:
-            if include_archived:  # every spool there is: forget the deleted ones
-                self._seen_spools = {spool.id: spool for spool in listing.value}
-            else:
-                self._seen_spools.update((spool.id, spool) for spool in listing.value)
-        return list(listing.value)
+        if include_archived and listing is not previous:
+            self._answers = {}  # the listing shows them all now
+        return list(listing.value.spools)
 
     async def spool(self, spool_id: int) -> BambuddySpool:
         return self._remember(await self._get_object(f"{_SPOOLS}/{spool_id}"), "spool")
@@ -216,13 +248,13 @@ class BambuddyClient(ApiClient):
     def _remember(self, data: Any, what: str) -> BambuddySpool:
         """The spool of one answer, remembered so the next listing can reuse its model."""
         spool = BambuddySpool.from_json(as_object(data, what))
-        self._seen_spools[spool.id] = spool
+        self._answers[spool.id] = spool
         return spool
 
     async def delete_spool(self, spool_id: int) -> None:
         """Hard delete, including the spool's slot assignments."""
         await self._http.request("DELETE", f"{_SPOOLS}/{spool_id}", allow_empty=True)
-        self._seen_spools.pop(spool_id, None)
+        self._answers.pop(spool_id, None)
 
     # --- assignments --------------------------------------------------------------
 
