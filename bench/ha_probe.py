@@ -15,6 +15,11 @@ against the simulators the parent hosts, and writes one JSON object to stdout:
 * ``reread`` — the first sync after the startup sync created every twin: Bambuddy's listing is
   all new, so 5,000 fresh models are parsed (and often a full collection falls due here);
 * ``idle`` — the next sync: nothing changed, the state every sync interval meets;
+* ``steady`` — ``STEADY_SYNCS`` more syncs in a row, each after ``DRIFTED`` Bambuddy spools
+  were changed behind the integration's back (as Bambuddy's own usage tracker does), so each
+  re-reads a changed listing and writes them back: whether any of them meets a full collection.
+  A sync that leaves long-lived objects behind (or keeps thousands of short-lived ones alive
+  while a young collection promotes them) brings one on every few runs;
 * ``burst`` — 50 spools weighed at once through FilaMan's API: until every twin is updated, and
   the event loop's worst block meanwhile (the targeted path at work inside Home Assistant).
 
@@ -58,6 +63,8 @@ from .memory import rss_kib
 
 TICK_S = 0.005
 BURST = 50
+STEADY_SYNCS = 20
+DRIFTED = 10
 LATE_MS = 50.0
 
 
@@ -69,10 +76,15 @@ class LoopWatch:
     late_ticks: int = 0
     ticks: int = 0
     gc_full_ms: float = 0.0
+    gc_full_count: int = 0
     _gc_started: float = 0.0
+    _since: float = 0.0
 
     def reset(self) -> None:
         self.max_block_ms, self.late_ticks, self.ticks, self.gc_full_ms = 0.0, 0, 0, 0.0
+        self.gc_full_count = 0
+        # A tick due before the reset is late for the previous phase, not this one.
+        self._since = time.perf_counter()
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         """A ``gc.callbacks`` hook: time full collections."""
@@ -83,13 +95,14 @@ class LoopWatch:
         else:
             spent_ms = (time.perf_counter() - self._gc_started) * 1000
             self.gc_full_ms = max(self.gc_full_ms, spent_ms)
+            self.gc_full_count += 1
 
     async def run(self) -> None:
         last = time.perf_counter()
         while True:
             await asyncio.sleep(TICK_S)
             now = time.perf_counter()
-            late_ms = (now - last - TICK_S) * 1000
+            late_ms = max(0.0, (now - max(last, self._since) - TICK_S) * 1000)
             last = now
             self.ticks += 1
             self.max_block_ms = max(self.max_block_ms, late_ms)
@@ -102,6 +115,7 @@ class LoopWatch:
             "late_ticks": self.late_ticks,
             "ticks": self.ticks,
             "gc_full_ms": round(self.gc_full_ms, 2),
+            "gc_full_count": self.gc_full_count,
         }
 
 
@@ -163,6 +177,15 @@ async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch
     watch.reset()
     idle = await runner.async_sync("bench idle")
     during_idle = watch.figures()
+    twins = await _twin_ids(hass, config)
+    watch.reset()
+    steady_started = time.perf_counter()
+    steady_writes = 0
+    for round_index in range(STEADY_SYNCS):
+        await _drift(hass, config, twins[round_index * DRIFTED : (round_index + 1) * DRIFTED])
+        steady_writes += (await runner.async_sync("bench steady")).updated
+    steady_s = time.perf_counter() - steady_started
+    during_steady = watch.figures()
     watch.reset()
     burst = await _burst(hass, entry, config)
     during_burst = watch.figures()
@@ -179,10 +202,35 @@ async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch
         "idle_sync_s": round(idle.duration_s, 3),
         "idle_result": idle.as_dict(),
         "idle_loop": during_idle,
+        "steady_syncs": STEADY_SYNCS,
+        "steady_s": round(steady_s, 3),
+        "steady_drifted": DRIFTED,
+        "steady_writes": steady_writes,
+        "steady_loop": during_steady,
         "burst": burst,
         "burst_loop": during_burst,
         "rss_kib": rss_kib(),
     }
+
+
+async def _twin_ids(hass: HomeAssistant, config: dict[str, Any]) -> list[int]:
+    """The ids of the Bambuddy spools the integration linked, in id order."""
+    session = async_get_clientsession(hass)
+    url = f"{config['bambuddy_url']}/api/v1/inventory/spools"
+    async with session.get(url, headers={"X-API-Key": config["bambuddy_key"]}) as answer:
+        spools = await answer.json()
+    return sorted(spool["id"] for spool in spools if (spool["note"] or "").startswith("filaman:"))
+
+
+async def _drift(hass: HomeAssistant, config: dict[str, Any], bambuddy_ids: list[int]) -> None:
+    """Change Bambuddy spools the way its usage tracker does, through Bambuddy's REST API."""
+    session = async_get_clientsession(hass)
+    headers = {"X-API-Key": config["bambuddy_key"]}
+    for bambuddy_id in bambuddy_ids:
+        url = f"{config['bambuddy_url']}/api/v1/inventory/spools/{bambuddy_id}"
+        body = {"weight_used": 1.5, "weight_locked": True}
+        async with session.patch(url, json=body, headers=headers) as answer:
+            answer.raise_for_status()
 
 
 async def _burst(
