@@ -153,3 +153,12 @@ def test_plain_spools_make_no_rfid_work() -> None:
     result = plan([desired], [twin(10, desired), rfid_auto(3)])
     assert result.conflicts == ()
     assert result.write_count == 0
+
+
+def test_a_spool_carrying_its_tag_in_both_fields_owns_it_once() -> None:
+    """One FilaMan spool is never "sharing" a tag with itself."""
+    desired = want(7)
+    both = DesiredSpool(7, {**desired.fields, "tag_uid": TAG, "tray_uuid": TAG})
+    matches = tag_matches([both], [rfid_auto(3, tray_uuid=None)])
+    assert matches.conflicts == ()
+    assert matches.adopt == {7: (3,)}
