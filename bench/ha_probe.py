@@ -185,6 +185,7 @@ async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch
         await _drift(hass, config, twins[round_index * DRIFTED : (round_index + 1) * DRIFTED])
         steady_writes += (await runner.async_sync("bench steady")).updated
     steady_s = time.perf_counter() - steady_started
+    await _settle(runner)  # the syncs our writes' echoes still set off belong to this phase
     during_steady = watch.figures()
     watch.reset()
     burst = await _burst(hass, entry, config)
@@ -211,6 +212,16 @@ async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch
         "burst_loop": during_burst,
         "rss_kib": rss_kib(),
     }
+
+
+async def _settle(runner: Any) -> None:
+    """Wait until no sync ran for a second (Bambuddy reports every write as an event)."""
+    seen = runner.last_result
+    while True:
+        await asyncio.sleep(1.0)
+        if not runner.running and runner.last_result is seen:
+            return
+        seen = runner.last_result
 
 
 async def _twin_ids(hass: HomeAssistant, config: dict[str, Any]) -> list[int]:

@@ -9,7 +9,8 @@ re-read from filling Python's oldest garbage-collector generation (see the bench
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 import json
 from typing import Any
@@ -98,14 +99,9 @@ async def test_unchanged_bambuddy_listing_returns_the_same_models(
     assert len(await bambuddy.spools(include_archived=False)) == 3
 
 
-async def test_a_changed_bambuddy_listing_keeps_the_models_of_unchanged_spools(
-    bambuddy: BambuddyClient, bambuddy_sim: BambuddySimulator
-) -> None:
-    add_bambuddy_spools(bambuddy_sim, 3)
-    first = await bambuddy.spools()
-    # Changed behind the client's back (as Bambuddy's usage tracker does).
-    patch_spool(bambuddy_sim.db, bambuddy_sim.db.spools[first[1].id], {"weight_used": 7.5})
-
+@contextmanager
+def parsed_spools() -> Iterator[list[int]]:
+    """The ids of the Bambuddy spools parsed from JSON meanwhile."""
     parsed: list[int] = []
     from_json = BambuddySpool.from_json
 
@@ -115,6 +111,18 @@ async def test_a_changed_bambuddy_listing_keeps_the_models_of_unchanged_spools(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(BambuddySpool, "from_json", counting)
+        yield parsed
+
+
+async def test_a_changed_bambuddy_listing_keeps_the_models_of_unchanged_spools(
+    bambuddy: BambuddyClient, bambuddy_sim: BambuddySimulator
+) -> None:
+    add_bambuddy_spools(bambuddy_sim, 3)
+    first = await bambuddy.spools()
+    # Changed behind the client's back (as Bambuddy's usage tracker does).
+    patch_spool(bambuddy_sim.db, bambuddy_sim.db.spools[first[1].id], {"weight_used": 7.5})
+
+    with parsed_spools() as parsed:
         again = await bambuddy.spools()
 
     assert parsed == [first[1].id]  # items with the same text as last time are not parsed
@@ -128,8 +136,10 @@ async def test_answers_to_writes_are_the_models_the_next_listing_returns(
     bambuddy: BambuddyClient, bambuddy_sim: BambuddySimulator
 ) -> None:
     created = [await bambuddy.create_spool({"material": "PLA"}) for _ in range(3)]
-    # The re-read after a first sync that created every twin builds no new models.
-    listed = await bambuddy.spools()
+    # The re-read after a first sync that created every twin parses nothing again.
+    with parsed_spools() as parsed:
+        listed = await bambuddy.spools()
+    assert parsed == []
     assert all(new is old for new, old in zip(listed, created, strict=True))
 
     patched = await bambuddy.patch_spool(created[0].id, {"note": "filaman:9"})
@@ -146,6 +156,19 @@ async def test_answers_to_writes_are_the_models_the_next_listing_returns(
     assert relisted[0] is patched  # its text did not change: not parsed again
     assert relisted[1] is restored
     assert await bambuddy.spools(include_archived=False) == [patched, restored]
+
+
+async def test_an_answer_is_reused_when_the_listing_spells_it_differently(
+    bambuddy: BambuddyClient, bambuddy_sim: BambuddySimulator
+) -> None:
+    created = await bambuddy.create_spool({"material": "PLA"})
+    item = bambuddy_sim.db.spools[created.id].to_json()
+    reordered = dict(reversed(item.items()))  # the same spool, other JSON text
+    bambuddy_sim.fail_next("GET", r"/inventory/spools$", 200, body=[reordered])
+    with parsed_spools() as parsed:
+        listed = await bambuddy.spools()
+    assert parsed == [created.id]
+    assert listed[0] is created
 
 
 async def test_a_malformed_bambuddy_listing_changes_no_remembered_model(

@@ -191,6 +191,11 @@ def json_array_items(text: str, what: str, status: int | None = None) -> Iterato
         raise malformed()  # something after the array
 
 
+def json_with_source(text: str, what: str, status: int | None = None) -> tuple[Any, str]:
+    """A body decoded as by :func:`decode_json`, with its source text (as an array item's)."""
+    return decode_json(text, what, status), text.strip(" \t\n\r")
+
+
 def _after_space(text: str, position: int) -> int:
     """Where JSON whitespace from ``position`` on ends."""
     space = _JSON_SPACE.match(text, position)
@@ -291,14 +296,18 @@ class JsonHttp:
         params: Query | None = None,
         json_body: Any = None,
         allow_empty: bool = False,
+        decode: Callable[[str, str, int], Any] = decode_json,
     ) -> T:
-        """Send one request; return ``parse(decoded JSON)``.
+        """Send one request; return ``parse(decode(body))`` (``decode`` as for
+        :meth:`request_reusing`).
 
         A large body is decoded and parsed on a worker thread, so ``parse`` must be pure
         (build models from its argument, touch nothing shared).
         """
         answer = await self._send(method, path, params=params, json_body=json_body)
-        return await off_loop(answer.heavy, self._decode_and_parse, answer, allow_empty, parse)
+        return await off_loop(
+            answer.heavy, self._decode_and_parse, answer, allow_empty, parse, decode
+        )
 
     async def request_reusing[T](
         self,

@@ -7,7 +7,7 @@ slash, ``/inventory/*`` must not have it): the wrong form is a 404, not a redire
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 import hashlib
 import logging
@@ -17,7 +17,7 @@ import aiohttp
 from yarl import URL
 
 from ._coerce import as_object
-from ._http import ApiClient, JsonHttp, Parsed, json_array_items
+from ._http import ApiClient, JsonHttp, Parsed, json_array_items, json_with_source
 from .bambuddy_ws import BambuddyWebSocket
 from .errors import RejectedError
 from .models_bambuddy import (
@@ -47,19 +47,37 @@ def _check_spool_fields(fields: Mapping[str, Any]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class _SpoolListing:
-    """One parsed spool listing: its models in order, and each item's source fingerprint."""
+class _KnownSpools:
+    """Spool models by id, each with the fingerprint of the JSON text it was parsed from."""
 
-    spools: tuple[BambuddySpool, ...]
-    fingerprints: Mapping[int, bytes]
-    models: Mapping[int, BambuddySpool]
+    models: dict[int, BambuddySpool] = field(default_factory=dict)
+    fingerprints: dict[int, bytes] = field(default_factory=dict)
+
+    def add(self, spool: BambuddySpool, fingerprint: bytes) -> None:
+        self.models[spool.id] = spool
+        self.fingerprints[spool.id] = fingerprint
+
+    def forget(self, spool_id: int) -> None:
+        self.models.pop(spool_id, None)
+        self.fingerprints.pop(spool_id, None)
 
     def unchanged(self, item: Any, fingerprint: bytes) -> BambuddySpool | None:
-        """This listing's model of ``item`` when its source text was exactly the same."""
+        """The model of ``item`` if it was parsed from exactly the same text."""
         spool_id = item.get("id") if isinstance(item, Mapping) else None
         if isinstance(spool_id, int) and self.fingerprints.get(spool_id) == fingerprint:
             return self.models[spool_id]
         return None
+
+    def copy(self) -> _KnownSpools:
+        return _KnownSpools(dict(self.models), dict(self.fingerprints))
+
+
+@dataclass(frozen=True, slots=True)
+class _SpoolListing:
+    """One parsed spool listing: its models in order, and what it knows for the next read."""
+
+    spools: tuple[BambuddySpool, ...]
+    known: _KnownSpools
 
 
 def _fingerprint(source: str) -> bytes:
@@ -67,35 +85,37 @@ def _fingerprint(source: str) -> bytes:
 
 
 def _parse_spools(
-    answers: Mapping[int, BambuddySpool],
-    previous: _SpoolListing | None,
-    items: Iterable[tuple[Any, str]],
+    previous: _SpoolListing | None, answers: _KnownSpools, items: Iterable[tuple[Any, str]]
 ) -> _SpoolListing:
     """The spool listing's models, built anew only for the spools that changed.
 
-    An item whose source text is exactly as in the ``previous`` listing is that listing's
-    model, not parsed again; an item that parses equal to the answer to one of our own
-    writes (``answers``) is that answer's model. So a changed 5,000-spool listing costs
-    little more than its decoding, and only the spools that really changed become new
-    long-lived objects (each of which brings the garbage collector's slow full pass
-    nearer). Runs on a worker thread for a large listing; ``answers`` is only looked up
-    there, which is safe while the event loop adds to it.
+    An item whose text is exactly as in the ``previous`` listing, or as in the answer to
+    one of our own writes (``answers``), is that model again, not parsed; an item that
+    parses equal to an answer is the answer's model too. So a listing where a few spools
+    changed costs little more than its decoding, and only the spools that really changed
+    become new long-lived objects (each of which brings the garbage collector's slow full
+    pass nearer). Runs on a worker thread for a large listing: nothing here is shared.
     """
     spools: list[BambuddySpool] = []
-    fingerprints: dict[int, bytes] = {}
-    models: dict[int, BambuddySpool] = {}
+    known = _KnownSpools()
     for item, source in items:
         fingerprint = _fingerprint(source)
-        spool = previous.unchanged(item, fingerprint) if previous is not None else None
+        spool = previous.known.unchanged(item, fingerprint) if previous is not None else None
+        if spool is None:
+            spool = answers.unchanged(item, fingerprint)
         if spool is None:
             spool = BambuddySpool.from_json(as_object(item, _SPOOLS))
-            answer = answers.get(spool.id)
+            answer = answers.models.get(spool.id)
             if answer == spool:
                 spool = answer
         spools.append(spool)
-        fingerprints[spool.id] = fingerprint
-        models[spool.id] = spool
-    return _SpoolListing(tuple(spools), fingerprints, models)
+        known.add(spool, fingerprint)
+    return _SpoolListing(tuple(spools), known)
+
+
+def _spool_answer(what: str, answer: tuple[Any, str]) -> tuple[BambuddySpool, bytes]:
+    data, source = answer
+    return BambuddySpool.from_json(as_object(data, what)), _fingerprint(source)
 
 
 class BambuddyClient(ApiClient):
@@ -129,8 +149,8 @@ class BambuddyClient(ApiClient):
         self._request_timeout = request_timeout
         # The last spool listing per include_archived flag, reused while unchanged.
         self._spool_listings: dict[str, Parsed[_SpoolListing]] = {}
-        # The spools our own writes answered with since the last complete listing, by id.
-        self._answers: dict[int, BambuddySpool] = {}
+        # The spools our own writes answered with since the last complete listing.
+        self._answers = _KnownSpools()
 
     # --- auth -----------------------------------------------------------------
 
@@ -210,51 +230,53 @@ class BambuddyClient(ApiClient):
         listing = await self._http.request_reusing(
             "GET",
             _SPOOLS,
-            partial(_parse_spools, self._answers, previous.value if previous else None),
+            partial(_parse_spools, previous.value if previous else None, self._answers.copy()),
             params={"include_archived": flag},
             previous=previous,
             decode=json_array_items,
         )
         self._spool_listings[flag] = listing
         if include_archived and listing is not previous:
-            self._answers = {}  # the listing shows them all now
+            self._answers = _KnownSpools()  # the listing shows them all now
         return list(listing.value.spools)
 
     async def spool(self, spool_id: int) -> BambuddySpool:
-        return self._remember(await self._get_object(f"{_SPOOLS}/{spool_id}"), "spool")
+        return await self._spool_answer("GET", f"{_SPOOLS}/{spool_id}", "spool")
 
     async def create_spool(self, fields: Mapping[str, Any]) -> BambuddySpool:
         """Create a spool (``material`` required). Raises ``ValueError`` for NOT NULL nulls."""
         _check_spool_fields(fields)
-        data = await self._http.request("POST", _SPOOLS, json_body=dict(fields))
-        return self._remember(data, "created spool")
+        return await self._spool_answer("POST", _SPOOLS, "created spool", dict(fields))
 
     async def patch_spool(self, spool_id: int, changes: Mapping[str, Any]) -> BambuddySpool:
         """Partial update. Send ``weight_locked`` with ``weight_used`` (else it becomes true)."""
         _check_spool_fields(changes)
-        data = await self._http.request("PATCH", f"{_SPOOLS}/{spool_id}", json_body=dict(changes))
-        return self._remember(data, "patched spool")
+        path = f"{_SPOOLS}/{spool_id}"
+        return await self._spool_answer("PATCH", path, "patched spool", dict(changes))
 
     async def restore_spool(self, spool_id: int) -> BambuddySpool:
         """Un-archive a spool; it keeps its id, slot assignments and usage history."""
-        data = await self._http.request("POST", f"{_SPOOLS}/{spool_id}/restore")
-        return self._remember(data, "restored spool")
+        return await self._spool_answer("POST", f"{_SPOOLS}/{spool_id}/restore", "restored spool")
 
     async def archive_spool(self, spool_id: int) -> BambuddySpool:
         """Archive a spool; it keeps its slot assignments and usage history."""
-        data = await self._http.request("POST", f"{_SPOOLS}/{spool_id}/archive")
-        return self._remember(data, "archived spool")
+        return await self._spool_answer("POST", f"{_SPOOLS}/{spool_id}/archive", "archived spool")
 
-    def _remember(self, data: Any, what: str) -> BambuddySpool:
-        """The spool of one answer, remembered so the next listing can reuse its model."""
-        spool = BambuddySpool.from_json(as_object(data, what))
-        self._answers[spool.id] = spool
+    async def _spool_answer(
+        self, method: str, path: str, what: str, body: Any = None
+    ) -> BambuddySpool:
+        """The spool one request answered with, remembered with its text so the next
+        listing reuses its model."""
+        spool, fingerprint = await self._http.request_parsed(
+            method, path, partial(_spool_answer, what), json_body=body, decode=json_with_source
+        )
+        self._answers.add(spool, fingerprint)
         return spool
 
     async def delete_spool(self, spool_id: int) -> None:
         """Hard delete, including the spool's slot assignments."""
         await self._http.request("DELETE", f"{_SPOOLS}/{spool_id}", allow_empty=True)
-        self._answers.pop(spool_id, None)
+        self._answers.forget(spool_id)
 
     # --- assignments --------------------------------------------------------------
 
