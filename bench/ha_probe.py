@@ -181,11 +181,20 @@ async def _measure(hass: HomeAssistant, config: dict[str, Any], watch: LoopWatch
     watch.reset()
     steady_started = time.perf_counter()
     steady_writes = 0
+
+    def count_writes() -> None:
+        # Bambuddy reports the drift as events, which may start a sync before ours does.
+        nonlocal steady_writes
+        if runner.last_result is not None:
+            steady_writes += runner.last_result.updated
+
+    remove = runner.async_add_listener(count_writes)
     for round_index in range(STEADY_SYNCS):
         await _drift(hass, config, twins[round_index * DRIFTED : (round_index + 1) * DRIFTED])
-        steady_writes += (await runner.async_sync("bench steady")).updated
+        await runner.async_sync("bench steady")
     steady_s = time.perf_counter() - steady_started
     await _settle(runner)  # the syncs our writes' echoes still set off belong to this phase
+    remove()
     during_steady = watch.figures()
     watch.reset()
     burst = await _burst(hass, entry, config)
