@@ -75,9 +75,14 @@ class EventBus:
                     break
                 # json.dumps default separators give the captured `{"event": "..."}` spacing.
                 await response.write(f"data: {json.dumps(event)}\n\n".encode())
-        except ConnectionResetError, asyncio.CancelledError:
+        except asyncio.CancelledError:
             self._forget(client)
             raise
+        except ConnectionResetError:
+            # The client went away between two events: the stream simply ends, as on the
+            # real server (no "Error handling request" in the log).
+            self._forget(client)
+            return response
         self._forget(client)
         response.force_close()
         return response

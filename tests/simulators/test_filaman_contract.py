@@ -1028,3 +1028,19 @@ async def test_http_controls(sim: FilamanSimulator, api: Api) -> None:
         assert missing.status == 404
     async with session.get(f"{sim.url}/_sim/request-log") as log:
         assert ["GET", "/health"] in await log.json()
+
+
+async def test_sse_client_leaving_ends_its_stream_quietly(
+    sim: FilamanSimulator, api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that hangs up is no server error: its stream just ends."""
+    async with api.session.get(f"{sim.url}{API}/events/stream") as stream:
+        assert await read_frame(stream) == b": connected\n\n"
+        stream.connection.transport.abort()  # type: ignore[union-attr]
+    for _ in range(100):  # the server may write once more before it sees the hang-up
+        sim.publish_event({"event": "spools_changed"})
+        await asyncio.sleep(0.01)
+        if sim.bus.stream_count == 0:
+            break
+    assert sim.bus.stream_count == 0
+    assert "Error handling request" not in caplog.text
