@@ -13,7 +13,7 @@ against the simulators the parent hosts, and writes one JSON object to stdout:
   Home Assistant's objects, not only ours) and holds the GIL, so every thread waits, whichever
   thread allocated last;
 * ``reread`` — the first sync after the startup sync created every twin: Bambuddy's listing is
-  all new, so 5,000 fresh models are parsed (and often a full collection falls due here);
+  all new to the client, which recognises its items by the text of its own create answers;
 * ``idle`` — the next sync: nothing changed, the state every sync interval meets;
 * ``steady`` — ``STEADY_SYNCS`` more syncs in a row, each after ``DRIFTED`` Bambuddy spools
   were changed behind the integration's back (as Bambuddy's own usage tracker does), so each
