@@ -48,6 +48,8 @@ _QUOTED = re.compile(r"'([A-Za-z0-9_.:-]+)'")
 
 type QueryValue = str | int | float
 type Query = Mapping[str, QueryValue]
+# Turns a successful body into what a parser gets: ``decode(text, what, status)``.
+type Decode = Callable[[str, str, int], Any]
 
 
 def normalize_base_url(base_url: str | URL) -> URL:
@@ -296,7 +298,7 @@ class JsonHttp:
         params: Query | None = None,
         json_body: Any = None,
         allow_empty: bool = False,
-        decode: Callable[[str, str, int], Any] = decode_json,
+        decode: Decode = decode_json,
     ) -> T:
         """Send one request; return ``parse(decode(body))`` (``decode`` as for
         :meth:`request_reusing`).
@@ -317,7 +319,7 @@ class JsonHttp:
         *,
         params: Query | None = None,
         previous: Parsed[T] | None = None,
-        decode: Callable[[str, str, int], Any] = decode_json,
+        decode: Decode = decode_json,
     ) -> Parsed[T]:
         """Like :meth:`request_parsed`, but a successful body identical to the one
         ``previous`` came from returns ``previous`` without decoding it again.
@@ -365,7 +367,7 @@ class JsonHttp:
         answer: _Answer,
         parse: Callable[[Any], T],
         previous: Parsed[T] | None,
-        decode: Callable[[str, str, int], Any],
+        decode: Decode,
     ) -> Parsed[T]:
         digest = answer.digest()
         if previous is not None and previous.digest == digest and 200 <= answer.status < 300:
@@ -377,7 +379,7 @@ class JsonHttp:
         answer: _Answer,
         allow_empty: bool,
         parse: Callable[[Any], T],
-        decode: Callable[[str, str, int], Any] = decode_json,
+        decode: Decode,
     ) -> T:
         text = answer.body.decode(answer.encoding, errors="replace")
         try:
@@ -393,7 +395,7 @@ class JsonHttp:
         text: str,
         what: str,
         allow_empty: bool,
-        decode: Callable[[str, str, int], Any],
+        decode: Decode,
     ) -> Any:
         if 200 <= status < 300:
             if not text.strip():

@@ -149,7 +149,8 @@ class BambuddyClient(ApiClient):
         self._request_timeout = request_timeout
         # The last spool listing per include_archived flag, reused while unchanged.
         self._spool_listings: dict[str, Parsed[_SpoolListing]] = {}
-        # The spools our own writes answered with since the last complete listing.
+        # The spools our own requests for one spool (mostly writes) were answered with
+        # since the last complete listing.
         self._answers = _KnownSpools()
 
     # --- auth -----------------------------------------------------------------
