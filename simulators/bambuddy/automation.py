@@ -26,7 +26,7 @@ import hashlib
 import math
 from typing import TYPE_CHECKING, Any
 
-from .printer import EXTERNAL_AMS_ID, LOADED_STATE, Printer, Tray, slot_label
+from .printer import EXTERNAL_AMS_ID, LOADED_STATE, Printer, Tray, global_tray_id
 from .state import Assignment, Spool, utc_now
 
 if TYPE_CHECKING:
@@ -501,20 +501,51 @@ def charged_spool(
     return snapshot
 
 
+def missing_slot_label(global_tray: int) -> str:
+    """`_slot_label_from_global_tray` of `spool_assignment_notifications.py`."""
+    if global_tray == 254:
+        return "Ext-L"
+    if global_tray == 255:
+        return "Ext-R"
+    if global_tray >= 128:
+        return f"HT-{chr(65 + global_tray - 128)}"
+    if 24 <= global_tray <= 27:
+        return f"Lite-{global_tray % 4 + 1}"
+    return f"{chr(65 + global_tray // 4)}{global_tray % 4 + 1}"
+
+
+def _slot_of_global_tray(global_tray: int) -> tuple[int, int]:
+    if global_tray in (254, 255):
+        return EXTERNAL_AMS_ID, global_tray - 254
+    if global_tray >= 128:
+        return global_tray, 0
+    return global_tray // 4, global_tray % 4
+
+
 def warn_missing_assignments(
-    sim: BambuddySimulator, printer: Printer, slots: list[tuple[int, int]]
+    sim: BambuddySimulator, printer: Printer, ams_mapping: list[int]
 ) -> None:
-    """§6 ``missing_spool_assignment``: the print uses trays no spool is assigned to."""
+    """§6 ``missing_spool_assignment`` (`notify_missing_spool_assignments_on_print_start`).
+
+    Only the trays of the print's mapping count (a print with no mapping warns about nothing);
+    one warning lists every unassigned one, by global tray id. Profile and colour come from the
+    live tray as the printer reports it (`tray_color` is raw ``RRGGBBAA``), else ``"Unknown"``.
+    """
+    assigned = {
+        global_tray_id(a.ams_id, a.tray_id)
+        for a in sim.db.assignments.values()
+        if a.printer_id == printer.id
+    }
     missing = []
-    for ams_id, tray_id in slots:
-        if sim.db.assignment_at(printer.id, ams_id, tray_id) is not None:
-            continue
-        tray = printer.tray_at(ams_id, tray_id)
+    for global_tray in sorted({tray for tray in ams_mapping if tray >= 0} - assigned):
+        tray = printer.tray_at(*_slot_of_global_tray(global_tray))
         missing.append(
             {
-                "slot": slot_label(ams_id, tray_id),
-                "profile": (tray.tray_sub_brands or tray.tray_type) if tray else None,
-                "color": f"#{tray.tray_color[:6]}" if tray and tray.tray_color else None,
+                "slot": missing_slot_label(global_tray),
+                "profile": (tray.tray_sub_brands or tray.tray_type or "Unknown")
+                if tray
+                else "Unknown",
+                "color": (tray.tray_color or "Unknown") if tray else "Unknown",
             }
         )
     if missing:

@@ -136,6 +136,7 @@ class ControlApi:
             status=body.get("status", "completed"),
             duration=float(body.get("duration", 0.0)),
             legacy_weights=body.get("legacy_weights"),
+            mapped=bool(body.get("mapped", True)),
         )
         if body.get("wait"):
             await task

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import automation
 from .printer import Printer, PrintJob, global_tray_id
-from .state import UsageRow, utc_now
+from .state import PrintArchive, UsageRow, utc_now
 
 if TYPE_CHECKING:
     from .simulator import BambuddySimulator
@@ -40,6 +40,13 @@ class PrintRequest:
     duration: float
     slot_ids: dict[tuple[int, int], int]
     legacy_weights: Literal["float", "dict"] | None
+    mapped: bool = True
+    """The print was sent with an AMS mapping (a slicer or Bambuddy print); a print started at
+    the printer itself has none, and Bambuddy then warns about nothing (§6)."""
+
+    def ams_mapping(self) -> list[int] | None:
+        """`print_start.data.ams_mapping`: the global tray ids the print draws from."""
+        return [global_tray_id(*slot) for slot in self.grams] if self.mapped else None
 
 
 async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequest) -> None:
@@ -72,6 +79,16 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
         printer.tray_now = global_tray_id(*next(iter(request.grams)))
     if not sim.db.spoolman_enabled:
         automation.start_session(sim, printer)
+    # Auto-archive (on by default) keeps the print with its 3MF's filament estimate.
+    archive = PrintArchive(
+        id=sim.db.next_id("archive"),
+        printer_id=printer.id,
+        print_name=request.name,
+        filament_used_grams=round(sum(request.grams.values()), 2) if request.grams else None,
+        status="printing",
+        started_at=utc_now().replace(microsecond=0),
+    )
+    sim.db.archives.append(archive)
     sim.broadcast(
         {
             "type": "print_start",
@@ -81,13 +98,13 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
                 "subtask_name": request.name,
                 "remaining_time": ESTIMATED_MINUTES * 60,  # seconds here, minutes in status
                 "raw_data": printer.raw_push_status(),
-                "ams_mapping": None,
+                "ams_mapping": request.ams_mapping(),
             },
         }
     )
-    if not sim.db.spoolman_enabled:
-        # Bambuddy's print-start handler, after the print_start frame.
-        automation.warn_missing_assignments(sim, printer, list(request.grams))
+    # Bambuddy's print-start handler, right after the print_start frame (Spoolman mode too:
+    # its slot assignments count as assigned there, and the simulator keeps none of those).
+    automation.warn_missing_assignments(sim, printer, request.ams_mapping() or [])
     for progress in steps:
         _advance(printer, request, start_remain, progress)
         automation.report(sim, printer)
@@ -102,6 +119,8 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
     job.awaiting_plate_clear = succeeded
     printer.bed_target = printer.nozzle_target = 0.0
     printer.tray_now = 255
+    archive.status = request.status
+    archive.completed_at = utc_now().replace(microsecond=0)
     automation.report(sim, printer)
     sim.broadcast(
         {

@@ -87,6 +87,7 @@ class RestApi:
                 f"{API}/inventory/assignments/{{printer_id}}/{{ams_id}}/{{tray_id}}",
                 self.delete_assignment,
             ),
+            web.get(f"{API}/archives/", self.list_archives),
             web.get(f"{API}/settings/", self.settings),
             web.get(f"{API}/settings", self.settings),
             web.get(f"{API}/settings/spoolman", self.spoolman_settings),
@@ -249,6 +250,18 @@ class RestApi:
         spool_id = path_int(request, "spool_id")
         self.db.usage = [row for row in self.db.usage if row.spool_id != spool_id]
         return _json({"status": "cleared"})
+
+    async def list_archives(self, request: web.Request) -> web.Response:
+        """Newest first; `limit` (default 50) and `printer_id` as the server takes them."""
+        require(self.sim, request, READ)
+        limit = query_int(request, "limit", 50) or 0
+        printer_id = query_int(request, "printer_id", None)
+        archives = [
+            archive
+            for archive in reversed(self.db.archives)
+            if printer_id is None or archive.printer_id == printer_id
+        ]
+        return _json([archive.to_json() for archive in archives[:limit]])
 
     async def all_usage(self, request: web.Request) -> web.Response:
         require(self.sim, request, READ)

@@ -442,6 +442,7 @@ class BambuddySimulator:
         *,
         slot_ids: dict[tuple[int, int], int] | None = None,
         legacy_weights: LegacyWeights | None = None,
+        mapped: bool = True,
     ) -> None:
         """Run a whole print and return after the usage step (ws_usage_delay after the end).
 
@@ -450,6 +451,8 @@ class BambuddySimulator:
         fills `slot_id` of the usage event (3MF path), otherwise null (remain% path).
         `legacy_weights` simulates an old Bambuddy: weights go into print_complete.data
         ("float" total or "dict" {"ams-tray": g}) and no usage rows or usage event follow.
+        `mapped=False`: a print started at the printer, with no AMS mapping in print_start
+        (Bambuddy then sends no missing_spool_assignment).
         """
         await printing.run_print(
             self,
@@ -461,6 +464,7 @@ class BambuddySimulator:
                 duration=duration,
                 slot_ids=dict(slot_ids or {}),
                 legacy_weights=legacy_weights,
+                mapped=mapped,
             ),
         )
 
@@ -474,6 +478,7 @@ class BambuddySimulator:
         *,
         slot_ids: dict[tuple[int, int], int] | None = None,
         legacy_weights: LegacyWeights | None = None,
+        mapped: bool = True,
     ) -> asyncio.Task[None]:
         """Non-blocking run_print; await the returned task to wait for the usage step."""
         return self._spawn(
@@ -485,5 +490,6 @@ class BambuddySimulator:
                 duration,
                 slot_ids=slot_ids,
                 legacy_weights=legacy_weights,
+                mapped=mapped,
             )
         )

@@ -115,6 +115,56 @@ class Assignment:
 
 
 @dataclass
+class PrintArchive:
+    """An archived print (auto-archive is on by default): its 3MF estimate, all filaments."""
+
+    id: int
+    printer_id: int
+    print_name: str
+    filament_used_grams: float | None
+    status: str
+    started_at: datetime
+    completed_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """`ArchiveResponse`, with the fields a print from the simulator has."""
+        return {
+            "id": self.id,
+            "printer_id": self.printer_id,
+            "project_id": None,
+            "project_name": None,
+            "filename": f"{self.print_name}.3mf",
+            "file_path": f"archive/{self.id}/{self.print_name}.3mf",
+            "file_size": 123456,
+            "content_hash": None,
+            "thumbnail_path": None,
+            "timelapse_path": None,
+            "print_name": self.print_name,
+            "print_time_seconds": 2520,
+            "filament_used_grams": self.filament_used_grams,
+            "filament_type": None,
+            "filament_color": None,
+            "layer_height": 0.2,
+            "nozzle_diameter": 0.4,
+            "bed_temperature": 55,
+            "nozzle_temperature": 220,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
+            "extra_data": None,
+            "makerworld_url": None,
+            "designer": None,
+            "is_favorite": False,
+            "tags": None,
+            "notes": None,
+            "cost": None,
+            "photos": None,
+            "failure_reason": None,
+            "created_at": self.started_at.isoformat(),
+        }
+
+
+@dataclass
 class UsageRow:
     """One row of Bambuddy's consumption ledger (API.md §7)."""
 
@@ -203,6 +253,7 @@ class Database:
     spools: dict[int, Spool] = field(default_factory=dict)
     assignments: dict[int, Assignment] = field(default_factory=dict)
     usage: list[UsageRow] = field(default_factory=list)
+    archives: list[PrintArchive] = field(default_factory=list)
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
     ws_tokens: dict[str, datetime] = field(default_factory=dict)
     locations: dict[str, int] = field(default_factory=dict)

@@ -391,7 +391,8 @@ async def test_restart_mid_print_books_to_the_live_assignment(
 async def test_print_start_names_the_unassigned_trays_it_uses(
     sim: BambuddySimulator, http: aiohttp.ClientSession
 ) -> None:
-    """§6 missing_spool_assignment: sent at print start for used trays without a spool."""
+    """§6 missing_spool_assignment: sent right after print_start for the trays of the print's
+    mapping that have no spool, with the live tray's raw profile and colour."""
     printer_id = plain_printer(sim)
     sim.set_tray(
         printer_id, 0, 1, tray_type="PETG", tray_sub_brands="PETG HF", tray_color="FF0000FF"
@@ -401,10 +402,41 @@ async def test_print_start_names_the_unassigned_trays_it_uses(
     ws = await open_ws(http)
     await ws.next_of("printer_status")
     await sim.run_print(printer_id, "Two colours", {(0, 0): 5.0, (0, 1): 3.0})
+    start = await ws.next_of("print_start")
+    assert start["data"]["ams_mapping"] == [0, 1]
     missing = await ws.next_of("missing_spool_assignment")
     assert missing == {
         "type": "missing_spool_assignment",
         "printer_id": printer_id,
         "printer_name": "P1S",
-        "missing_slots": [{"slot": "A2", "profile": "PETG HF", "color": "#FF0000"}],
+        "missing_slots": [{"slot": "A2", "profile": "PETG HF", "color": "FF0000FF"}],
     }
+
+
+async def test_missing_assignment_labels_external_and_ams_ht_trays_as_bambuddy_does(
+    sim: BambuddySimulator, http: aiohttp.ClientSession
+) -> None:
+    """`_slot_label_from_global_tray`: "Ext-L"/"Ext-R" for the holders, "HT-A" for AMS-HT."""
+    printer_id = plain_printer(sim)
+    ht = sim.add_ams_unit(printer_id, is_ams_ht=True)
+    sim.set_tray(printer_id, ht, 0, tray_type="PLA", tray_color="00FF00FF")
+    sim.set_tray(printer_id, 255, 0, tray_type="PLA", tray_color="0000FFFF")
+    ws = await open_ws(http)
+    await ws.next_of("printer_status")
+    await sim.run_print(printer_id, "Holders", {(255, 0): 2.0, (ht, 0): 3.0})
+    missing = await ws.next_of("missing_spool_assignment")
+    assert [slot["slot"] for slot in missing["missing_slots"]] == ["HT-A", "Ext-L"]
+
+
+async def test_a_print_without_mapping_warns_about_nothing(
+    sim: BambuddySimulator, http: aiohttp.ClientSession
+) -> None:
+    """A print started at the printer carries no ams_mapping: Bambuddy sends no warning."""
+    printer_id = plain_printer(sim)
+    ws = await open_ws(http)
+    await ws.next_of("printer_status")
+    await sim.run_print(printer_id, "From the screen", {(0, 0): 5.0}, mapped=False)
+    start = await ws.next_of("print_start")
+    assert start["data"]["ams_mapping"] is None
+    await ws.next_of("print_complete")
+    assert "missing_spool_assignment" not in [kind for _moment, kind in sim.hub.timeline]
