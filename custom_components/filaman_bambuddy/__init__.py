@@ -58,6 +58,7 @@ from .repairs import (
     async_sync_unlinked_usage_issues,
 )
 from .services import async_setup_services
+from .tray_watch import TrayWatch
 from .wiring import sync_interval, track_periodic_work, wire_live_events
 
 _LOGGER = logging.getLogger(__name__)
@@ -149,7 +150,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         on_awaiting=on_awaiting,
     )
     entry.runtime_data = FilamanBambuddyData(
-        hub=hub, coordinator=coordinator, consumption=consumption, printer=printer, bridge=bridge
+        hub=hub,
+        coordinator=coordinator,
+        consumption=consumption,
+        printer=printer,
+        bridge=bridge,
+        tray_watch=TrayWatch(hass, entry),
     )
     try:
         await coordinator.async_config_entry_first_refresh()
@@ -172,6 +178,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
 
     _register_devices(hass, entry)
     wire_live_events(hass, entry, bridge)
+    entry.runtime_data.tray_watch.start()
     track_periodic_work(hass, entry)
     entry.async_on_unload(hub.add_auth_failed_listener(lambda: entry.async_start_reauth(hass)))
 

@@ -20,6 +20,7 @@ from .const import DOMAIN
 from .coordinator import PrinterCoordinator, SlotAddress
 from .data import FilamanBambuddyConfigEntry
 from .entity import FilamanBambuddyEntity, printer_device_identifier, printer_unique_id
+from .inventory.choices import spool_name
 
 type AddSlotsCallback = Callable[[list[Tray], list[AmsUnit]], None]
 
@@ -175,7 +176,7 @@ class SlotEntity(FilamanBambuddyEntity):
             and (active.ams_id, active.tray_id) == (self.ams_id, self.tray_id),
             "empty": tray.is_empty if tray is not None else True,
             "filaman_spool_id": filaman_id,
-            "filaman_spool_name": _spool_name(filaman_spool),
+            "filaman_spool_name": spool_name(filaman_spool) if filaman_spool else None,
             "filaman_remaining_g": (
                 filaman_spool.remaining_weight_g if filaman_spool is not None else None
             ),
@@ -183,16 +184,3 @@ class SlotEntity(FilamanBambuddyEntity):
             "tag_uid": tray.tag_uid if tray is not None else None,
             "tray_uuid": tray.tray_uuid if tray is not None else None,
         }
-
-
-def _spool_name(spool: Any) -> str | None:
-    """ "Bambu Lab PLA Basic Bambu Green" from manufacturer, designation and colour name."""
-    if spool is None:
-        return None
-    filament = spool.filament
-    parts = [
-        filament.manufacturer.name if filament.manufacturer else None,
-        filament.designation,
-        filament.manufacturer_color_name,
-    ]
-    return " ".join(part for part in parts if part) or f"#{spool.id}"

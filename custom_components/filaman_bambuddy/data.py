@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .coordinator import PrinterCoordinator
     from .hub import BambuddyHub
     from .print_events import PrintEventBridge
+    from .tray_watch import TrayWatch
 
 
 @dataclass
@@ -24,6 +25,7 @@ class FilamanBambuddyData:
     consumption: ConsumptionProcessor
     printer: Printer
     bridge: PrintEventBridge
+    tray_watch: TrayWatch
 
 
 type FilamanBambuddyConfigEntry = ConfigEntry[FilamanBambuddyData]

@@ -10,11 +10,15 @@
   the fix flow links it to a FilaMan spool, which debits the held grams once, or dismisses them.
 - RFID tags the inventory sync will not guess about (one tag on two FilaMan spools, a tag on a
   spool of another material, a tag another FilaMan spool's twin carries).
+- A tray a print draws from with no spool assigned (one issue per tray and print, see
+  :mod:`.tray_watch`): while the print runs the fix flow assigns a spool, which saves the grams;
+  once Bambuddy has booked nothing for it, the fix flow records the grams by hand, or dismisses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
@@ -22,9 +26,13 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -32,16 +40,21 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
+from .ams import slot_label as card_slot_label
 from .api import ApiError, BambuddyClient, FilamanClient, NotFoundError
 from .api.models_bambuddy import BambuddySpool, slot_label
 from .api.models_filaman import FilamanSpool
 from .const import CONF_BAMBUDDY_URL, DOMAIN
+from .consumption.ledger import EntryState
 from .consumption.models import AwaitingLink
+from .consumption.unassigned import CaseState, TrayCase, estimate_grams
 from .data import FilamanBambuddyConfigEntry
 from .inventory.mapping import rgba_for
 from .inventory.result import SyncResult
 from .inventory.rfid import ConflictKind, bambuddy_tags, filaman_tag_fields
+from .services.slots import async_assign_filaman_spool, async_filaman_spools, slot_choices
 from .validation import find_bound_filaman_printers
+from .wiring import async_wake_consumption
 
 if TYPE_CHECKING:
     from .hub import BambuddyHub
@@ -56,6 +69,8 @@ ISSUE_UNLINKED_USAGE = "unlinked_usage"
 ISSUE_RFID_SHARED_TAG = "rfid_shared_tag"
 ISSUE_RFID_MATERIAL_MISMATCH = "rfid_material_mismatch"
 ISSUE_RFID_HELD_BY_OTHER = "rfid_held_by_other"
+ISSUE_UNASSIGNED_TRAY = "unassigned_tray"
+ISSUE_UNRECORDED_TRAY = "unrecorded_tray"
 RFID_CONFLICT_ISSUES: dict[ConflictKind, str] = {
     "shared_tag": ISSUE_RFID_SHARED_TAG,
     "material_mismatch": ISSUE_RFID_MATERIAL_MISMATCH,
@@ -67,6 +82,8 @@ BLOCK_PLUGIN = "filaman_plugin_active"
 
 # A restart of Bambuddy or a Wi-Fi hiccup is not worth a repair; an hour-long outage is.
 OUTAGE_GRACE_SECONDS = 15 * 60
+# Bambuddy's archive of a print is made at its start; its clock may differ a little from ours.
+ARCHIVE_START_SLACK = timedelta(minutes=10)
 
 
 def _issue_id(kind: str, entry: FilamanBambuddyConfigEntry) -> str:
@@ -222,10 +239,10 @@ def async_sync_unlinked_usage_issues(
 
 @callback
 def async_delete_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """A removed entry's unlinked-usage issues go with its ledger."""
-    prefix = f"{ISSUE_UNLINKED_USAGE}_{entry_id}_"
+    """A removed entry's unlinked-usage and tray issues go with its ledger."""
+    prefixes = (f"{ISSUE_UNLINKED_USAGE}_{entry_id}_", _tray_issue_id(entry_id, ""))
     for domain, issue_id in list(ir.async_get(hass).issues):
-        if domain == DOMAIN and issue_id.startswith(prefix):
+        if domain == DOMAIN and issue_id.startswith(prefixes):
             ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
@@ -375,9 +392,245 @@ class UnlinkedUsageRepairFlow(RepairsFlow):
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """The fix flow of an unlinked-usage issue (the only fixable issues we raise)."""
+    """The fix flow of a fixable issue: an unassigned tray, or grams waiting for a link."""
     assert data is not None
+    if data.get("kind") == "tray_case":
+        return TrayCaseRepairFlow(str(data["entry_id"]), str(data["case_id"]))
     return UnlinkedUsageRepairFlow(str(data["entry_id"]), int(str(data["bambuddy_spool_id"])))
+
+
+# --- trays printed from with no spool assigned ------------------------------------------------
+
+# The fix flows list this many spools (the best fits first; a dropdown is no search engine).
+LISTED_SPOOLS = 100
+MAX_MANUAL_GRAMS = 10_000
+
+
+def _tray_issue_id(entry_id: str, case_id: str) -> str:
+    return f"tray_{entry_id}_{case_id}"
+
+
+def _tray_placeholders(entry: FilamanBambuddyConfigEntry, case: TrayCase) -> dict[str, str]:
+    return {
+        "printer": entry.title,
+        "slot": card_slot_label(*case.slot),
+        "job": case.job or "?",
+        "filament": " ".join(part for part in (case.material, case.color) if part) or "?",
+    }
+
+
+@callback
+def async_sync_tray_case_issues(
+    hass: HomeAssistant,
+    entry: FilamanBambuddyConfigEntry,
+    cases: Mapping[str, TrayCase],
+    raised: set[str],
+) -> None:
+    """One fixable issue per open tray case; answered and closed cases lose theirs."""
+    current = {_tray_issue_id(entry.entry_id, case_id): case for case_id, case in cases.items()}
+    for issue_id in raised - current.keys():
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+    for issue_id, case in current.items():
+        unrecorded = case.state is CaseState.UNRECORDED
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_UNRECORDED_TRAY if unrecorded else ISSUE_UNASSIGNED_TRAY,
+            translation_placeholders=_tray_placeholders(entry, case),
+            data={"kind": "tray_case", "entry_id": entry.entry_id, "case_id": case.case_id},
+        )
+    raised.clear()
+    raised.update(current)
+
+
+def _spool_selector(options: list[SelectOptionDict]) -> SelectSelector:
+    return SelectSelector(SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN))
+
+
+class TrayCaseRepairFlow(RepairsFlow):
+    """Assign a spool while the print runs; afterwards record the grams by hand, or dismiss."""
+
+    def __init__(self, entry_id: str, case_id: str) -> None:
+        self._entry_id = entry_id
+        self._case_id = case_id
+
+    def _case(self) -> tuple[FilamanBambuddyConfigEntry, TrayCase] | None:
+        entry: FilamanBambuddyConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._entry_id
+        )
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        case = entry.runtime_data.consumption.tray_cases.cases.get(self._case_id)
+        return None if case is None else (entry, case)
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        found = self._case()
+        if found is None:
+            return self.async_abort(reason="case_closed")
+        entry, case = found
+        if case.state is CaseState.UNRECORDED:
+            return self.async_show_menu(
+                step_id="init",
+                menu_options=["record", "dismiss"],
+                description_placeholders=_tray_placeholders(entry, case),
+            )
+        if case.state is CaseState.ENDED:
+            return self.async_abort(reason="print_just_ended")
+        return await self.async_step_assign()
+
+    async def _choices(
+        self, entry: FilamanBambuddyConfigEntry, case: TrayCase
+    ) -> list[SelectOptionDict]:
+        spools = await async_filaman_spools(entry)
+        ranked = slot_choices(self.hass, entry, *case.slot, spools)
+        return [
+            SelectOptionDict(value=str(choice.spool_id), label=choice.label)
+            for choice in ranked[:LISTED_SPOOLS]
+        ]
+
+    async def async_step_assign(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        found = self._case()
+        if found is None:
+            return self.async_abort(reason="case_closed")
+        entry, case = found
+        errors: dict[str, str] = {}
+        placeholders = {**_tray_placeholders(entry, case), "error": ""}
+        if user_input is not None:
+            try:
+                await async_assign_filaman_spool(
+                    entry, int(user_input["filaman_spool"]), *case.slot
+                )
+            except HomeAssistantError as err:
+                errors["base"] = "assign_failed"
+                placeholders["error"] = str(err)
+            else:
+                return self.async_create_entry(data={})
+        try:
+            options = await self._choices(entry, case)
+        except HomeAssistantError:
+            return self.async_abort(reason="cannot_connect")
+        if not options:
+            return self.async_abort(reason="no_filaman_spools")
+        return self.async_show_form(
+            step_id="assign",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required("filaman_spool", default=options[0]["value"]): (
+                        _spool_selector(options)
+                    )
+                }
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_record(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        found = self._case()
+        if found is None:
+            return self.async_abort(reason="case_closed")
+        entry, case = found
+        consumption = entry.runtime_data.consumption
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                await consumption.record_tray_by_hand(
+                    self._case_id, int(user_input["filaman_spool"]), float(user_input["grams"])
+                )
+            except NotFoundError:
+                errors["filaman_spool"] = "unknown_spool"
+            except ApiError:
+                errors["base"] = "cannot_connect"
+            else:
+                entry.runtime_data.tray_watch.refresh()
+                await async_wake_consumption(self.hass, entry, "recorded by hand")
+                return self.async_create_entry(data={})
+        try:
+            options = await self._choices(entry, case)
+        except HomeAssistantError:
+            return self.async_abort(reason="cannot_connect")
+        if not options:
+            return self.async_abort(reason="no_filaman_spools")
+        estimate = await self._estimate(entry, case)
+        grams = (
+            probatio.Required("grams", default=estimate)
+            if estimate is not None
+            else probatio.Required("grams")
+        )
+        return self.async_show_form(
+            step_id="record",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required("filaman_spool", default=options[0]["value"]): (
+                        _spool_selector(options)
+                    ),
+                    grams: NumberSelector(
+                        NumberSelectorConfig(
+                            min=0.1,
+                            max=MAX_MANUAL_GRAMS,
+                            step=0.1,
+                            unit_of_measurement="g",
+                            mode=NumberSelectorMode.BOX,
+                        )
+                    ),
+                }
+            ),
+            errors=errors,
+            description_placeholders={
+                **_tray_placeholders(entry, case),
+                "estimate": f"{estimate:g} g" if estimate is not None else "—",
+            },
+        )
+
+    async def _estimate(self, entry: FilamanBambuddyConfigEntry, case: TrayCase) -> float | None:
+        """The print's 3MF estimate less what Bambuddy booked to its other trays."""
+        data = entry.runtime_data
+        try:
+            archives = await data.hub.bambuddy.archives(data.coordinator.printer_id)
+        except ApiError:
+            return None
+        archive = next(
+            (
+                archive
+                for archive in archives
+                if archive.print_name == case.job
+                and (archive.started_at or archive.created_at or case.started_at)
+                >= case.started_at - ARCHIVE_START_SLACK
+            ),
+            None,
+        )
+        booked = sum(
+            entry_.grams
+            for entry_ in data.consumption.entries()
+            if entry_.print_name == case.job
+            and entry_.event_at >= case.started_at
+            and entry_.state is not EntryState.SKIPPED
+        )
+        return estimate_grams(case, archive.filament_used_grams if archive else None, booked)
+
+    async def async_step_dismiss(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        found = self._case()
+        if found is None:
+            return self.async_abort(reason="case_closed")
+        entry, case = found
+        if user_input is not None:
+            await entry.runtime_data.consumption.dismiss_tray_case(self._case_id)
+            entry.runtime_data.tray_watch.refresh()
+            return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="dismiss",
+            data_schema=probatio.Schema({}),
+            description_placeholders=_tray_placeholders(entry, case),
+        )
 
 
 # --- RFID tags the sync did not act on -------------------------------------------------

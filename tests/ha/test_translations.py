@@ -36,6 +36,8 @@ ISSUE_PLACEHOLDERS = {
     repairs.ISSUE_RFID_SHARED_TAG: RFID_PLACEHOLDERS,
     repairs.ISSUE_RFID_MATERIAL_MISMATCH: RFID_PLACEHOLDERS,
     repairs.ISSUE_RFID_HELD_BY_OTHER: RFID_PLACEHOLDERS,
+    repairs.ISSUE_UNASSIGNED_TRAY: {"printer", "slot", "job", "filament", "error"},
+    repairs.ISSUE_UNRECORDED_TRAY: {"printer", "slot", "job", "filament", "estimate"},
 }
 
 

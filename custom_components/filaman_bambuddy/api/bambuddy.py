@@ -25,6 +25,7 @@ from .models_bambuddy import (
     AuthStatus,
     BambuddySettings,
     BambuddySpool,
+    PrintArchive,
     Printer,
     PrinterStatus,
     UsageRow,
@@ -313,6 +314,11 @@ class BambuddyClient(ApiClient):
             params["printer_id"] = printer_id
         items = await self._get_list("/inventory/usage", **params)
         return [UsageRow.from_json(item) for item in items]
+
+    async def archives(self, printer_id: int, limit: int = 10) -> list[PrintArchive]:
+        """The printer's newest print archives (``/archives/`` needs its trailing slash)."""
+        items = await self._get_list("/archives/", printer_id=printer_id, limit=limit)
+        return [PrintArchive.from_json(item) for item in items]
 
     async def spoolman_settings(self) -> BambuddySettings:
         """Spoolman mode: when enabled Bambuddy reports no ``spool_usage_logged``."""

@@ -473,6 +473,32 @@ class UsageRow:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PrintArchive:
+    """A print Bambuddy archived (auto-archive is on by default), with its slicer estimate."""
+
+    id: int
+    printer_id: int | None
+    print_name: str | None
+    status: str | None
+    filament_used_grams: float | None
+    """The 3MF's estimate for the whole print, all filaments together."""
+    started_at: datetime | None
+    created_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        return cls(
+            id=required_int(data, "id", "archive"),
+            printer_id=opt_int(data, "printer_id"),
+            print_name=opt_str(data, "print_name"),
+            status=opt_str(data, "status"),
+            filament_used_grams=opt_float(data, "filament_used_grams"),
+            started_at=opt_datetime(data, "started_at"),
+            created_at=opt_datetime(data, "created_at"),
+        )
+
+
 def _stored_flag(value: Any) -> bool:
     # /settings/spoolman stores booleans as strings: "false" must read as False.
     return str(value).lower() == "true"

@@ -23,7 +23,11 @@ request, each at most once ever (the rules at the end of this module).
 
 Keys: ``bambuddy:{printer}:usage:{row id}``; after a detected Bambuddy database
 reset row ids start again, so later epochs append ``~r{epoch}``. Legacy
-``print_complete`` debits use ``bambuddy:{printer}:legacy:{received}:{ams}-{tray}``.
+``print_complete`` debits use ``bambuddy:{printer}:legacy:{received}:{ams}-{tray}``;
+grams the user records for a tray Bambuddy did not book (:mod:`.unassigned`) use
+``bambuddy:{printer}:manual:{case id}``.
+
+The ledger also keeps those trays' open cases (``tray_cases``), so they survive a restart.
 
 Reading order: one entry and its JSON form, the :class:`Ledger` that moves entries,
 then the records it keeps with them (the probe, slot hints, the past-usage rules).
@@ -40,7 +44,8 @@ import time
 from typing import Any
 
 from ..api.events import SpoolUsageLoggedEvent
-from ..api.models_bambuddy import UsageRow
+from ..api.models_bambuddy import UsageRow, slot_label
+from .unassigned import TrayCase, manual_key
 
 # --- One entry -----------------------------------------------------------------------------------
 # One ledger entry: a usage owed to FilaMan, its state, and how it is stored.
@@ -107,6 +112,9 @@ class LedgerEntry:
     def note(self) -> str:
         """The FilaMan event note; also how reconciliation recognises our own event."""
         name = self.print_name or "print"
+        if ":manual:" in self.key:
+            slot = slot_label(*self.slot) if self.slot else "?"
+            return f"Bambuddy: {name} ({slot}, recorded by hand)"
         if self.usage_id is None:
             return f"Bambuddy: {name} (legacy {self.key.split(':legacy:', 1)[-1]})"
         return f"Bambuddy: {name} (usage #{self.usage_id})"
@@ -196,7 +204,7 @@ def _slot(value: Any) -> tuple[int, int] | None:
 
 
 # Re-exported: the ledger's vocabulary is imported from here by the rest of the package.
-STORAGE_VERSION = 2  # 2: anchor, anchor_epoch, past_taken
+STORAGE_VERSION = 3  # 2: anchor, anchor_epoch, past_taken; 3: tray_cases
 # Finished entries kept for diagnostics; unfinished ones are never pruned.
 KEEP_FINISHED = 200
 
@@ -227,6 +235,8 @@ class Ledger:
     entries: dict[str, LedgerEntry] = field(default_factory=dict)
     spool_map: dict[int, int] = field(default_factory=dict)
     legacy_seen: dict[str, datetime] = field(default_factory=dict)
+    tray_cases: dict[str, TrayCase] = field(default_factory=dict)
+    """Trays printed from with no spool assigned (:mod:`.unassigned`), by case id."""
 
     # --- queries -------------------------------------------------------------------
 
@@ -430,6 +440,32 @@ class Ledger:
         self._prune()
         return tuple(created)
 
+    def add_manual(
+        self, case: TrayCase, filaman_spool_id: int, grams: float, now: datetime
+    ) -> LedgerEntry | None:
+        """The grams a user recorded for a tray Bambuddy did not book; ``None`` if the case was
+        recorded before (its key exists: never twice)."""
+        key = manual_key(self.printer_id, case.case_id)
+        if key in self.entries:
+            return None
+        self.seq += 1
+        entry = LedgerEntry(
+            key=key,
+            seq=self.seq,
+            usage_id=None,
+            bambuddy_spool_id=None,
+            grams=grams,
+            event_at=case.ended_at or now,
+            print_name=case.job,
+            print_status=case.print_status,
+            print_key=f"manual:{case.case_id}",
+            slot=case.slot,
+            filaman_spool_id=filaman_spool_id,
+            announced=True,  # the print itself was announced when it ended
+        )
+        self.entries[key] = entry
+        return entry
+
     # --- transitions -----------------------------------------------------------------
 
     def _get(self, key: str, allowed: frozenset[EntryState]) -> LedgerEntry:
@@ -551,6 +587,7 @@ class Ledger:
             "entries": [entry.to_dict() for entry in sorted(self.entries.values(), key=by_seq)],
             "spool_map": {str(bid): fid for bid, fid in sorted(self.spool_map.items())},
             "legacy_seen": {key: at.isoformat() for key, at in self.legacy_seen.items()},
+            "tray_cases": [case.to_dict() for case in self.tray_cases.values()],
         }
 
     @classmethod
@@ -584,6 +621,10 @@ class Ledger:
             spool_map={int(bid): int(fid) for bid, fid in spool_map.items()},
             legacy_seen={
                 str(key): aware(datetime.fromisoformat(str(at))) for key, at in legacy_seen.items()
+            },
+            tray_cases={
+                case.case_id: case
+                for case in (TrayCase.from_dict(item) for item in data.get("tray_cases") or ())
             },
         )
 

@@ -63,6 +63,7 @@ from .models import (
     processor_snapshot,
 )
 from .store import LedgerBook, LedgerStore
+from .unassigned import TrayCase, TrayCases
 
 DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 10_000  # the largest page a run enlarges to (see the paging in .intake)
@@ -365,6 +366,54 @@ class ConsumptionProcessor:
                 len(created),
             )
         return created
+
+    # --- trays printed with no spool assigned (see .unassigned) -------------------------
+
+    @property
+    def tray_cases(self) -> TrayCases:
+        """This printer's open tray cases; change them, then :meth:`save_tray_cases`."""
+        return TrayCases(self._book.ledger.tray_cases)
+
+    async def save_tray_cases(self) -> None:
+        """Keep the cases as they are now (they live in the ledger)."""
+        async with self._lock:
+            await self._book.save()
+
+    async def record_tray_by_hand(
+        self, case_id: str, filaman_spool_id: int, grams: float
+    ) -> LedgerEntry | None:
+        """Debit the grams the user says an unrecorded tray used, once ever for the case.
+
+        Returns the queued entry; ``None`` when the case was answered already (recorded or
+        dismissed before). Raises ``NotFoundError`` for an unknown FilaMan spool and other
+        ``ApiError`` s when FilaMan cannot be asked; then nothing changed.
+        """
+        await self._filaman.spool(filaman_spool_id)
+        async with self._lock:
+            case = self._book.ledger.tray_cases.get(case_id)
+            if case is None:
+                return None
+            entry = self._book.ledger.add_manual(case, filaman_spool_id, grams, self._clock())
+            del self._book.ledger.tray_cases[case_id]
+            await self._book.save()
+        _LOGGER.info(
+            "Printer %s: %s g of %s on slot %s recorded by hand for FilaMan spool %s",
+            self.printer_id,
+            grams,
+            case.job or "a print",
+            case.slot,
+            filaman_spool_id,
+        )
+        self._worker.request("recorded by hand")
+        return entry
+
+    async def dismiss_tray_case(self, case_id: str) -> TrayCase | None:
+        """The user says an unrecorded tray's grams are not FilaMan's (or already counted)."""
+        async with self._lock:
+            case = self._book.ledger.tray_cases.pop(case_id, None)
+            if case is not None:
+                await self._book.save()
+        return case
 
     # --- one run -----------------------------------------------------------------------
 

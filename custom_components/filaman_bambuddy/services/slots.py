@@ -9,12 +9,14 @@ it), or refuses with the reason, instead of reporting a success Bambuddy undoes 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.const import ATTR_DEVICE_ID
-from homeassistant.core import ServiceCall, ServiceResponse
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse
 from homeassistant.exceptions import HomeAssistantError
 
+from ..ams import slot_label as card_slot_label
 from ..api import ApiError, NotFoundError, RejectedError
 from ..api.models_bambuddy import (
     EXTERNAL_AMS_ID,
@@ -24,8 +26,10 @@ from ..api.models_bambuddy import (
     Tray,
     slot_label,
 )
+from ..api.models_filaman import FilamanSpool
 from ..const import DOMAIN
-from ..data import FilamanBambuddyConfigEntry
+from ..data import FilamanBambuddyConfigEntry, FilamanBambuddyData
+from ..inventory.choices import SlotTray, SpoolChoice, fitting_spools, rank_spools
 from ..inventory.rfid import tag_uid, tray_uuid
 from .targets import api_error, entry_for_device, validation_error
 
@@ -92,12 +96,23 @@ async def _twin_for_slot(
 
 
 async def async_assign_spool(call: ServiceCall) -> ServiceResponse:
-    """Assign the spool's Bambuddy twin (synced first if missing) to the slot."""
+    """The assign_spool action."""
     entry = entry_for_device(call.hass, call.data[ATTR_DEVICE_ID])
+    return await async_assign_filaman_spool(
+        entry, call.data[ATTR_FILAMAN_SPOOL_ID], call.data[ATTR_AMS_ID], call.data[ATTR_TRAY_ID]
+    )
+
+
+async def async_assign_filaman_spool(
+    entry: FilamanBambuddyConfigEntry, filaman_spool_id: int, ams_id: int, tray_id: int
+) -> dict[str, Any]:
+    """Assign the spool's Bambuddy twin (synced first if missing) to the slot.
+
+    Every way of assigning goes through here (the action, the card, the slot select, the
+    unassigned-tray repair, a move in FilaMan). Raises a translated ``ServiceValidationError``
+    for what the caller can fix and ``HomeAssistantError`` when a server fails.
+    """
     data = entry.runtime_data
-    filaman_spool_id: int = call.data[ATTR_FILAMAN_SPOOL_ID]
-    ams_id: int = call.data[ATTR_AMS_ID]
-    tray_id: int = call.data[ATTR_TRAY_ID]
     status = data.coordinator.data.status if data.coordinator.data else None
     _check_slot(status, ams_id, tray_id)
     tray = status.tray(ams_id, tray_id) if status is not None else None
@@ -117,15 +132,12 @@ async def async_assign_spool(call: ServiceCall) -> ServiceResponse:
             try:
                 twin = await _twin_for_slot(entry, filaman_spool_id, tray)
             except _RfidSlotTaken as taken:
-                raise HomeAssistantError(
-                    translation_domain=DOMAIN,
-                    translation_key="rfid_slot_taken",
-                    translation_placeholders={
-                        "slot": slot_label(ams_id, tray_id),
-                        "holder": str(taken.holder.id) if taken.holder else "—",
-                        "tag": taken.tag,
-                        "spool": str(filaman_spool_id),
-                    },
+                raise validation_error(
+                    "rfid_slot_taken",
+                    slot=slot_label(ams_id, tray_id),
+                    holder=str(taken.holder.id) if taken.holder else "—",
+                    tag=taken.tag,
+                    spool=str(filaman_spool_id),
                 ) from None
         if twin is None:
             raise HomeAssistantError(
@@ -156,11 +168,16 @@ async def async_assign_spool(call: ServiceCall) -> ServiceResponse:
 
 
 async def async_unassign_spool(call: ServiceCall) -> ServiceResponse:
-    """Remove a slot's assignment (the printer keeps the slot's settings)."""
+    """The unassign_spool action."""
     entry = entry_for_device(call.hass, call.data[ATTR_DEVICE_ID])
+    return await async_unassign_slot(entry, call.data[ATTR_AMS_ID], call.data[ATTR_TRAY_ID])
+
+
+async def async_unassign_slot(
+    entry: FilamanBambuddyConfigEntry, ams_id: int, tray_id: int
+) -> dict[str, Any]:
+    """Remove a slot's assignment (the printer keeps the slot's settings)."""
     data = entry.runtime_data
-    ams_id: int = call.data[ATTR_AMS_ID]
-    tray_id: int = call.data[ATTR_TRAY_ID]
     try:
         await data.hub.bambuddy.unassign(data.coordinator.printer_id, ams_id, tray_id)
     except NotFoundError as err:
@@ -169,5 +186,63 @@ async def async_unassign_spool(call: ServiceCall) -> ServiceResponse:
         raise api_error(err) from err
     data.coordinator.async_forget_own_assignment((ams_id, tray_id))
     await data.coordinator.async_refresh_assignments()
-    response: dict[str, Any] = {"ams_id": ams_id, "tray_id": tray_id, "unassigned": True}
-    return response
+    return {"ams_id": ams_id, "tray_id": tray_id, "unassigned": True}
+
+
+# --- Which spools to offer for a slot ------------------------------------------------------------
+
+
+def loaded_spools(
+    hass: HomeAssistant, entry: FilamanBambuddyConfigEntry, skip: tuple[int, int] | None = None
+) -> dict[int, str]:
+    """FilaMan spool id → the slot it is loaded in ("P1S A2"), over every printer of the server."""
+    hub = entry.runtime_data.hub
+    loaded: dict[int, str] = {}
+    for other in hass.config_entries.async_loaded_entries(DOMAIN):
+        data: FilamanBambuddyData = other.runtime_data
+        if data.hub is not hub or data.coordinator.data is None:
+            continue
+        for slot, assignment in data.coordinator.data.assignments.items():
+            if other is entry and slot == skip:
+                continue
+            filaman_id = assignment.spool.filaman_id if assignment.spool else None
+            if filaman_id is not None:
+                loaded[filaman_id] = f"{data.printer.name} {card_slot_label(*slot)}"
+    return loaded
+
+
+def slot_tray(entry: FilamanBambuddyConfigEntry, ams_id: int, tray_id: int) -> SlotTray:
+    """What the printer reports loaded in the slot (nothing known: an empty picture)."""
+    data = entry.runtime_data.coordinator.data
+    tray = data.status.tray(ams_id, tray_id) if data and data.status else None
+    if tray is None or tray.is_empty:
+        return SlotTray()
+    return SlotTray(tray.tray_type, tray.tray_color, tray.tag_uid, tray.tray_uuid)
+
+
+def slot_choices(
+    hass: HomeAssistant,
+    entry: FilamanBambuddyConfigEntry,
+    ams_id: int,
+    tray_id: int,
+    spools: Mapping[int, FilamanSpool],
+    *,
+    limit: int | None = None,
+) -> list[SpoolChoice]:
+    """Every spool, best fit for the slot first (``limit``: only the fitting ones, that many)."""
+    tray = slot_tray(entry, ams_id, tray_id)
+    loaded = loaded_spools(hass, entry, (ams_id, tray_id))
+    if limit is not None:
+        return fitting_spools(spools.values(), tray, loaded_in=loaded, limit=limit)
+    return rank_spools(spools.values(), tray, loaded_in=loaded)
+
+
+async def async_filaman_spools(entry: FilamanBambuddyConfigEntry) -> Mapping[int, FilamanSpool]:
+    """FilaMan's spools as of the last sync; read now when no sync has completed yet."""
+    hub = entry.runtime_data.hub
+    if hub.inventory.filaman_spools:
+        return hub.inventory.filaman_spools
+    try:
+        return {spool.id: spool for spool in await hub.filaman.spools(include_archived=False)}
+    except ApiError as err:
+        raise api_error(err) from err
