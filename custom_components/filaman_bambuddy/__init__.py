@@ -23,7 +23,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.typing import ConfigType
 
 from .api import ApiError, AuthenticationError, BambuddyClient, FilamanClient, NotFoundError
-from .card import async_register_card, async_unregister_card
+from .card import async_register_card, async_register_picker, async_unregister_card
 from .const import (
     CONF_BAMBUDDY_API_KEY,
     CONF_BAMBUDDY_URL,
@@ -67,6 +67,7 @@ PLATFORMS = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
     Platform.EVENT,
+    Platform.SELECT,
     Platform.SENSOR,
 ]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -75,6 +76,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions and the dashboard card once for all entries."""
     async_setup_services(hass)
+    async_register_picker(hass)
     await async_register_card(hass)
     return True
 

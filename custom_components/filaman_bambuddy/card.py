@@ -1,9 +1,14 @@
-"""Serve the AMS dashboard card and keep its Lovelace resource current.
+"""Serve the AMS dashboard card, keep its Lovelace resource current, answer its spool picker.
 
 The card's JavaScript ships inside the integration (frontend/). Home Assistant serves that folder
 under /filaman_bambuddy/, and in storage mode one Lovelace resource points at the card with the
 integration's version in the URL, so a browser fetches the new file after an upgrade instead of a
 cached old one.
+
+Clicking a slot opens the card's spool picker. It asks ``filaman_bambuddy/slot_spools`` over
+Home Assistant's WebSocket for the spools that match what the user typed, best fit for the slot
+first (a page of them, so thousands of spools never cross the wire at once), then assigns or
+unassigns through the ``assign_spool`` / ``unassign_spool`` actions.
 """
 
 from __future__ import annotations
@@ -12,17 +17,25 @@ import asyncio
 from dataclasses import dataclass, field
 import logging
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from homeassistant.components.http.server import StaticPathConfig
 from homeassistant.components.lovelace.const import LOVELACE_DATA, MODE_STORAGE
 from homeassistant.components.lovelace.resources import ResourceStorageCollection
-from homeassistant.core import HomeAssistant
+from homeassistant.components.websocket_api import async_register_command
+from homeassistant.components.websocket_api.connection import ActiveConnection
+from homeassistant.components.websocket_api.decorators import async_response, websocket_command
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.loader import async_get_integration
 from homeassistant.util.hass_dict import HassKey
+import probatio
 from yarl import URL
 
 from .const import DOMAIN
+from .inventory.choices import search
+from .services.slots import async_filaman_spools, slot_choices
+from .services.targets import entry_for_device
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -122,3 +135,54 @@ async def async_unregister_card(hass: HomeAssistant) -> None:
             if is_card_url(item["url"]):
                 await resources.async_delete_item(item["id"])
                 _LOGGER.debug("Removed Lovelace resource %s", item["url"])
+
+
+# --- the spool picker --------------------------------------------------------------------------
+
+PICKER_COMMAND: Final = f"{DOMAIN}/slot_spools"
+PICKER_PAGE: Final = 50
+
+
+@callback
+def async_register_picker(hass: HomeAssistant) -> None:
+    """The WebSocket command behind the card's spool picker."""
+    async_register_command(hass, ws_slot_spools)
+
+
+@websocket_command(
+    {
+        probatio.Required("type"): PICKER_COMMAND,
+        probatio.Required("device_id"): str,
+        probatio.Required("ams_id"): probatio.All(int, probatio.Range(min=0, max=255)),
+        probatio.Required("tray_id"): probatio.All(int, probatio.Range(min=0, max=3)),
+        probatio.Optional("query", default=""): probatio.All(str, probatio.Length(max=100)),
+        probatio.Optional("limit", default=PICKER_PAGE): probatio.All(
+            int, probatio.Range(min=1, max=200)
+        ),
+    }
+)
+@async_response
+async def ws_slot_spools(
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """The spools matching ``query``, best fit for the slot first, and the one assigned now."""
+    try:
+        entry = entry_for_device(hass, msg["device_id"])
+        spools = await async_filaman_spools(entry)
+    except HomeAssistantError as err:
+        connection.send_error(msg["id"], "not_available", str(err))
+        return
+    ams_id, tray_id = msg["ams_id"], msg["tray_id"]
+    found = search(slot_choices(hass, entry, ams_id, tray_id, spools), msg["query"])
+    assignment = entry.runtime_data.coordinator.assignment(ams_id, tray_id)
+    connection.send_result(
+        msg["id"],
+        {
+            "spools": [choice.as_dict() for choice in found[: msg["limit"]]],
+            "total": len(found),
+            "assigned_filaman_spool_id": (
+                assignment.spool.filaman_id if assignment and assignment.spool else None
+            ),
+            "assigned": assignment is not None,
+        },
+    )

@@ -20,7 +20,7 @@ def pla(spool_id: int, colour: str, **fields: object) -> FilamanSpool:
     return filaman_spool(id=spool_id, colors=[colour], filament={"material_type": "PLA"}, **fields)
 
 
-def test_rfid_then_material_then_colour_then_free_and_full_spools() -> None:
+def test_rfid_then_material_then_free_and_full_spools_then_colour() -> None:
     tagged = filaman_spool(
         id=9, colors=["#FF0000"], filament={"material_type": "PETG"}, rfid_uid="04:F5:02:3A"
     )
@@ -35,11 +35,12 @@ def test_rfid_then_material_then_colour_then_free_and_full_spools() -> None:
         tray,
         loaded_in={3: "P1S A2"},
     )
-    assert [choice.spool_id for choice in ranked] == [9, 4, 5, 2, 3, 1]
+    assert [choice.spool_id for choice in ranked] == [9, 4, 2, 5, 3, 1]
     assert ranked[0].rfid_match
     assert not ranked[0].material_match
     assert ranked[4].loaded_in == "P1S A2"
     assert ranked[4].label.endswith("· in P1S A2")
+    assert ranked[3].remaining_g == 0.0
 
 
 def test_fitting_spools_are_the_tray_material_capped_and_all_for_an_empty_tray() -> None:

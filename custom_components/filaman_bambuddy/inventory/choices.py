@@ -5,8 +5,8 @@ unassigned tray, the dashboard card's picker, and the slot's select entity. Best
 
 1. the spool whose RFID tag the tray carries (Bambuddy would keep no other there);
 2. the tray's material;
-3. the nearest colour;
-4. spools not loaded in another slot, and spools with filament left.
+3. spools not loaded in another slot, and spools with filament left;
+4. the nearest colour.
 
 An empty or unknown tray has no material or colour to match: the order then falls to the rest.
 """
@@ -52,8 +52,7 @@ class SpoolChoice:
     @property
     def option(self) -> str:
         """A stable one-line name (no grams: it must not change with every print)."""
-        prefix = f"#{self.spool_id}"
-        return self.name if self.name == prefix else f"{prefix} {self.name}"
+        return spool_option(self.spool_id, self.name)
 
     @property
     def label(self) -> str:
@@ -87,6 +86,12 @@ def spool_name(spool: FilamanSpool) -> str:
         filament.manufacturer_color_name,
     ]
     return " ".join(part for part in parts if part) or f"#{spool.id}"
+
+
+def spool_option(spool_id: int, name: str) -> str:
+    """ "#42 Bambu Lab PLA Basic Jade White": the id first, so an automation can find it."""
+    prefix = f"#{spool_id}"
+    return name if name == prefix else f"{prefix} {name}"
 
 
 def _rgb(color: str | None) -> tuple[int, int, int] | None:
@@ -149,8 +154,8 @@ def rank_spools(
             not rfid,
             not material,
             choice.loaded_in is not None,
-            round(colour_distance(tray.color, hex_colour), 1),
             empty,
+            round(colour_distance(tray.color, hex_colour), 1),
             spool.id,
         )
         ranked.append((key, choice))
@@ -171,3 +176,17 @@ def fitting_spools(
     if tray.material:
         ranked = [choice for choice in ranked if choice.rfid_match or choice.material_match]
     return ranked[:limit]
+
+
+def search(choices: Iterable[SpoolChoice], query: str) -> list[SpoolChoice]:
+    """The choices every word of ``query`` appears in (id, name, material or colour), in order."""
+    words = query.casefold().split()
+    if not words:
+        return list(choices)
+    found: list[SpoolChoice] = []
+    for choice in choices:
+        text = f"#{choice.spool_id} {choice.name} {choice.material or ''} {choice.color or ''}"
+        text = text.casefold()
+        if all(word in text for word in words):
+            found.append(choice)
+    return found
