@@ -21,6 +21,7 @@ from .coordinator import PrinterCoordinator, SlotAddress
 from .data import FilamanBambuddyConfigEntry
 from .entity import FilamanBambuddyEntity, printer_device_identifier, printer_unique_id
 from .inventory.choices import spool_name
+from .inventory.mapping import label_weight
 
 type AddSlotsCallback = Callable[[list[Tray], list[AmsUnit]], None]
 
@@ -107,6 +108,7 @@ class AmsSlotTracker:
         entity_registry = er.async_get(self._hass)
         base = printer_unique_id(self._coordinator)
         stale_ids = {f"{base}_slot_{ams_id}_{tray_id}" for ams_id, tray_id in slots}
+        stale_ids |= {f"{unique_id}_spool" for unique_id in stale_ids}  # the slot's select
         stale_prefixes = tuple(f"{base}_ams_{ams_id}_" for ams_id in units)
         for entity in er.async_entries_for_config_entry(entity_registry, self._entry.entry_id):
             if entity.unique_id in stale_ids or entity.unique_id.startswith(stale_prefixes):
@@ -179,6 +181,10 @@ class SlotEntity(FilamanBambuddyEntity):
             "filaman_spool_name": spool_name(filaman_spool) if filaman_spool else None,
             "filaman_remaining_g": (
                 filaman_spool.remaining_weight_g if filaman_spool is not None else None
+            ),
+            # What the card's bar measures the grams left against: the spool's net weight.
+            "filaman_net_weight_g": (
+                label_weight(filaman_spool) if filaman_spool is not None else None
             ),
             "bambuddy_spool_id": assignment.spool_id if assignment is not None else None,
             "tag_uid": tray.tag_uid if tray is not None else None,

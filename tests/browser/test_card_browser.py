@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 import json
 import math
+import os
 import re
 from typing import Any
 import urllib.request
@@ -28,6 +29,9 @@ pytestmark = [
 
 CARD = "filaman-bambuddy-ams-card"
 README_IMAGE = REPO_ROOT / "docs" / "ams-card.png"
+# The README's picture is rewritten only when asked (tests must leave the work tree clean):
+#   UPDATE_README_IMAGE=1 script/test -- tests/browser
+UPDATE_README_IMAGE = os.environ.get("UPDATE_README_IMAGE") == "1"
 WAIT_MS = 30_000
 
 
@@ -168,7 +172,8 @@ def test_card_shows_the_simulator_slots_then_the_offline_state(
     page.keyboard.press("Escape")
     card.screenshot(path=str(ARTIFACTS / "ams-card-online.png"))
     page.screenshot(path=str(ARTIFACTS / "dashboard-online.png"))
-    card.screenshot(path=str(README_IMAGE))
+    if UPDATE_README_IMAGE:
+        card.screenshot(path=str(README_IMAGE))
 
     # Printer offline: greyed, "Printer offline", the slots keep what they last showed.
     set_online(demo, False)
@@ -246,12 +251,73 @@ def test_card_without_a_printer_asks_for_one(page: Any, demo: dict[str, Any]) ->
     assert text == "Choose a printer in the card settings."
 
 
-def test_clicking_a_slot_opens_its_sensor(page: Any, demo: dict[str, Any]) -> None:
+def open_picker(card: Any, label: str) -> Any:
+    from playwright.sync_api import expect
+
+    card.locator(f'.slot[data-slot="{label}"]').click()
+    picker = card.locator(".panel")
+    expect(picker.locator(".p-title")).to_have_text(f"Slot {label}", timeout=WAIT_MS)
+    expect(picker.locator(".row").first).to_be_visible(timeout=WAIT_MS)
+    return picker
+
+
+def test_slot_picker_assigns_unassigns_and_says_why_not(page: Any, demo: dict[str, Any]) -> None:
+    """A click on a slot opens a searchable picker that assigns without Developer tools."""
     from playwright.sync_api import expect
 
     card = log_in(page, demo)
     page.keyboard.press("Escape")
-    card.locator('.slot[data-slot="A1"]').click()
+
+    # A2 (black PLA Matte): the slot's spool is shown, Unassign clears it at once.
+    picker = open_picker(card, "A2")
+    expect(picker.locator(".p-current")).to_contain_text("In the slot now:")
+    picker.locator("button.unassign").click()
+    expect(picker.locator(".p-status.ok")).to_have_text(
+        "Slot A2 has no spool assigned now.", timeout=WAIT_MS
+    )
+    tile = card.locator('.slot[data-slot="A2"]')
+    expect(tile.locator(".spool")).to_have_text("No FilaMan spool", timeout=WAIT_MS)
+
+    # Search narrows the list; the best matches (the tray's material) come first and are bold.
+    everything = picker.locator(".row").count()
+    picker.locator("input.search").fill("petg")
+    expect(picker.locator(".row", has_not_text="PETG")).to_have_count(0, timeout=WAIT_MS)
+    assert 0 < picker.locator(".row").count() < everything
+    picker.locator("input.search").fill("pla")
+    expect(picker.locator(".row", has_not_text="PLA")).to_have_count(0, timeout=WAIT_MS)
+    assert "fit" in (picker.locator(".row").first.get_attribute("class") or "")
+    first = picker.locator(".row").first
+    spool_text = first.locator(".name").inner_text()
+    first.click()
+    expect(first).to_have_class(re.compile(r"\bselected\b"))
+    picker.locator("button.assign").click()
+    expect(picker.locator(".p-status.ok")).to_contain_text("is in slot A2 now", timeout=WAIT_MS)
+    expected_name = spool_text.split(" ", 1)[1]
+    expect(tile.locator(".spool")).to_have_text(expected_name, timeout=WAIT_MS)
+    card.locator(".panel").screenshot(path=str(ARTIFACTS / "ams-card-picker.png"))
+    picker.locator("button.close").click()
+    expect(card.locator(".panel")).to_have_count(0)
+
+    # A1 holds a Bambu RFID spool: another spool is refused with the translated reason.
+    picker = open_picker(card, "A1")
+    picker.locator("input.search").fill("matte")
+    expect(picker.locator(".row")).to_have_count(1, timeout=WAIT_MS)
+    picker.locator(".row").first.click()
+    picker.locator("button.assign").click()
+    expect(picker.locator(".p-status.error")).to_contain_text(
+        "holds the RFID spool", timeout=WAIT_MS
+    )
+    page.keyboard.press("Escape")
+    expect(card.locator(".panel")).to_have_count(0)
+
+
+def test_slot_details_open_its_sensor(page: Any, demo: dict[str, Any]) -> None:
+    from playwright.sync_api import expect
+
+    card = log_in(page, demo)
+    page.keyboard.press("Escape")
+    picker = open_picker(card, "B1")
+    picker.locator("button.more").click()
     dialog = page.locator("ha-more-info-dialog")
     expect(dialog).to_contain_text("Slot 1", timeout=WAIT_MS)
 

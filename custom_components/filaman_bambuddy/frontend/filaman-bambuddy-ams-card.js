@@ -35,6 +35,22 @@ const TEXT = {
     not_linked: "No FilaMan spool",
     humidity: "Humidity",
     temperature: "Temperature",
+    printer_percent: "printer",
+    picker_title: "Slot {slot}",
+    picker_search: "Search by name, material, colour or #id",
+    picker_assigned: "In the slot now: {spool}",
+    picker_unassigned: "No spool assigned to this slot.",
+    picker_foreign: "A Bambuddy spool that is not linked to FilaMan.",
+    picker_loading: "Loading FilaMan spools…",
+    picker_none: "No FilaMan spool matches.",
+    picker_count: "{shown} of {total} spools",
+    picker_loaded_in: "in {slot}",
+    picker_assign: "Assign",
+    picker_unassign: "Unassign",
+    picker_details: "Details",
+    picker_close: "Close",
+    picker_done_assign: "{spool} is in slot {slot} now.",
+    picker_done_unassign: "Slot {slot} has no spool assigned now.",
     print_state: {
       idle: "Idle", prepare: "Preparing", slicing: "Slicing", running: "Printing", pause: "Paused",
       finish: "Finished", failed: "Failed", unknown: "Unknown",
@@ -58,6 +74,22 @@ const TEXT = {
     not_linked: "Keine FilaMan-Spule",
     humidity: "Luftfeuchte",
     temperature: "Temperatur",
+    printer_percent: "Drucker",
+    picker_title: "Slot {slot}",
+    picker_search: "Suche nach Name, Material, Farbe oder #ID",
+    picker_assigned: "Jetzt im Slot: {spool}",
+    picker_unassigned: "Diesem Slot ist keine Spule zugewiesen.",
+    picker_foreign: "Eine Bambuddy-Spule, die mit keiner FilaMan-Spule verknüpft ist.",
+    picker_loading: "FilaMan-Spulen werden geladen…",
+    picker_none: "Keine FilaMan-Spule passt.",
+    picker_count: "{shown} von {total} Spulen",
+    picker_loaded_in: "in {slot}",
+    picker_assign: "Zuweisen",
+    picker_unassign: "Zuweisung lösen",
+    picker_details: "Details",
+    picker_close: "Schließen",
+    picker_done_assign: "{spool} steckt jetzt in Slot {slot}.",
+    picker_done_unassign: "Slot {slot} ist jetzt keine Spule zugewiesen.",
     print_state: {
       idle: "Bereit", prepare: "Vorbereitung", slicing: "Slicen", running: "Druckt", pause: "Pausiert",
       finish: "Fertig", failed: "Fehlgeschlagen", unknown: "Unbekannt",
@@ -72,6 +104,11 @@ function languageOf(hass) {
 
 function textFor(hass) {
   return TEXT[languageOf(hass)];
+}
+
+/** "Slot {slot}" with its placeholders filled in. */
+function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (match, key) => (key in values ? String(values[key]) : match));
 }
 
 function escapeHtml(value) {
@@ -158,8 +195,11 @@ function buildModel(hass, printerDeviceId, lastKnown) {
       remain: numberOrNull(attrs.remain),
       active: attrs.active === true,
       empty: attrs.empty === true || attrs.state === "empty",
+      spoolId: numberOrNull(attrs.filaman_spool_id),
       spoolName: attrs.filaman_spool_name || null,
       remainingGrams: numberOrNull(attrs.filaman_remaining_g),
+      netGrams: numberOrNull(attrs.filaman_net_weight_g),
+      assigned: numberOrNull(attrs.bambuddy_spool_id) !== null,
       known: Object.keys(attrs).length > 0,
     };
   };
@@ -247,15 +287,69 @@ const STYLE = `
   .badge { font-size: 0.7em; font-weight: 600; color: var(--text-primary-color, #fff); background: var(--primary-color, #03a9f4);
     border-radius: 8px; padding: 0 6px; }
   .message { color: var(--secondary-text-color); padding: 8px 0; }
+  .grams .source { font-style: italic; }
+
+  .backdrop { position: fixed; inset: 0; z-index: 10; display: flex; align-items: center; justify-content: center;
+    background: rgba(0, 0, 0, 0.45); }
+  .panel { box-sizing: border-box; width: min(480px, calc(100vw - 24px)); max-height: calc(100vh - 48px);
+    display: flex; flex-direction: column; gap: 8px; padding: 16px; border-radius: 16px;
+    background: var(--card-background-color, #fff); color: var(--primary-text-color);
+    box-shadow: 0 8px 24px rgba(0, 0, 0, 0.3); }
+  .p-head { display: flex; align-items: center; gap: 8px; }
+  .p-title { font-size: 1.15em; font-weight: 500; flex: 1; }
+  .p-tray { color: var(--secondary-text-color); font-size: 0.9em; }
+  .p-current { font-size: 0.9em; color: var(--secondary-text-color); }
+  .search { box-sizing: border-box; width: 100%; padding: 8px 10px; border-radius: 8px; font: inherit;
+    border: 1px solid var(--divider-color, #ccc); background: var(--secondary-background-color, transparent);
+    color: var(--primary-text-color); }
+  .list { overflow-y: auto; min-height: 120px; max-height: 50vh; display: flex; flex-direction: column; gap: 2px; }
+  .row { all: unset; box-sizing: border-box; cursor: pointer; display: grid; grid-template-columns: 18px 1fr;
+    column-gap: 8px; align-items: center; padding: 6px 8px; border-radius: 8px; }
+  .row:hover, .row:focus-visible { background: var(--secondary-background-color, rgba(127, 127, 127, 0.1)); }
+  .row.selected { background: rgba(3, 169, 244, 0.18); outline: 1px solid var(--primary-color, #03a9f4); }
+  .row .sw { width: 16px; height: 16px; border-radius: 50%; border: 1px solid rgba(127, 127, 127, 0.5);
+    background: var(--slot-color, transparent); grid-row: span 2; }
+  .row .name { font-size: 0.95em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .row .meta { font-size: 0.8em; color: var(--secondary-text-color); }
+  .row.fit .name { font-weight: 600; }
+  .p-count, .p-empty { font-size: 0.8em; color: var(--secondary-text-color); }
+  .p-status { min-height: 1.2em; font-size: 0.9em; }
+  .p-status.error { color: var(--error-color, #db4437); }
+  .p-status.ok { color: var(--success-color, #43a047); }
+  .p-actions { display: flex; gap: 8px; justify-content: flex-end; flex-wrap: wrap; }
+  .p-actions button { font: inherit; padding: 6px 14px; border-radius: 18px; cursor: pointer;
+    border: 1px solid var(--primary-color, #03a9f4); background: transparent; color: var(--primary-color, #03a9f4); }
+  .p-actions button.assign { background: var(--primary-color, #03a9f4); color: var(--text-primary-color, #fff); }
+  .p-actions button:disabled { opacity: 0.4; cursor: default; }
 `;
+
+const SEARCH_DELAY_MS = 250;
 
 class FilamanBambuddyAmsCard extends HTMLElement {
   constructor() {
     super();
     this.attachShadow({ mode: "open" });
+    this.shadowRoot.innerHTML = `<style>${STYLE}</style><div class="root"></div><div class="picker-host"></div>`;
+    this._root = this.shadowRoot.querySelector(".root");
+    this._pickerHost = this.shadowRoot.querySelector(".picker-host");
     this._lastKnown = new Map();
     this._rendered = "";
-    this.shadowRoot.addEventListener("click", (event) => this._openMoreInfo(event));
+    this._picker = null;
+    this._pickerRendered = "";
+    this._root.addEventListener("click", (event) => this._onSlotClick(event));
+    this._pickerHost.addEventListener("click", (event) => this._onPickerClick(event));
+    this._pickerHost.addEventListener("input", (event) => this._onPickerInput(event));
+    // While the picker is open, Escape closes it wherever the focus is.
+    this._onKeydown = (event) => {
+      if (event.key === "Escape" && this._picker) {
+        event.stopPropagation();
+        this._closePicker();
+      }
+    };
+  }
+
+  disconnectedCallback() {
+    this._closePicker();
   }
 
   setConfig(config) {
@@ -268,6 +362,7 @@ class FilamanBambuddyAmsCard extends HTMLElement {
   set hass(hass) {
     this._hass = hass;
     this._render();
+    if (this._picker) this._renderPicker();
   }
 
   get hass() {
@@ -316,11 +411,9 @@ class FilamanBambuddyAmsCard extends HTMLElement {
     return buildModel(this._hass, this._config.device_id, this._lastKnown);
   }
 
-  _openMoreInfo(event) {
-    const tile = event.composedPath().find((node) => node?.dataset?.entity);
-    if (!tile) return;
+  _openMoreInfo(entityId) {
     this.dispatchEvent(new CustomEvent("hass-more-info", {
-      detail: { entityId: tile.dataset.entity }, bubbles: true, composed: true,
+      detail: { entityId }, bubbles: true, composed: true,
     }));
   }
 
@@ -328,11 +421,10 @@ class FilamanBambuddyAmsCard extends HTMLElement {
     if (!this._config) return;
     const t = textFor(this._hass);
     const model = this._model();
-    const body = model ? this._renderModel(model, t) : `<div class="message">${escapeHtml(t.choose_printer)}</div>`;
-    const html = `<style>${STYLE}</style>${body}`;
+    const html = model ? this._renderModel(model, t) : `<div class="message">${escapeHtml(t.choose_printer)}</div>`;
     if (html === this._rendered) return; // nothing this card shows has changed
     this._rendered = html;
-    this.shadowRoot.innerHTML = html;
+    this._root.innerHTML = html;
   }
 
   _renderModel(model, t) {
@@ -372,28 +464,37 @@ class FilamanBambuddyAmsCard extends HTMLElement {
   _renderSlot(slot, t) {
     const label = slot.label;
     const classes = ["slot", slot.active ? "active" : "", slot.empty ? "empty" : "", slot.available ? "" : "unavailable"];
+    // The bar and the grams tell one story: FilaMan's grams left of the spool's net weight. The
+    // printer's own remain % shows only where no FilaMan spool is known, and says so.
+    const share = slot.spoolName && slot.remainingGrams !== null && slot.netGrams
+      ? (100 * slot.remainingGrams) / slot.netGrams
+      : (!slot.spoolName ? slot.remain : null);
     let details;
     if (slot.empty) {
       details = `<span class="material">${escapeHtml(t.empty)}</span>`;
     } else if (!slot.known) {
       details = `<span class="material">—</span>`;
     } else {
-      const grams = slot.remainingGrams !== null
-        ? `<span class="grams">${escapeHtml(`${this._number(Math.round(slot.remainingGrams))} g`)}</span>`
-        : (slot.remain !== null ? `<span class="grams">${escapeHtml(`${this._number(slot.remain)} %`)}</span>` : "");
+      let grams = "";
+      if (slot.spoolName && slot.remainingGrams !== null) {
+        grams = `<span class="grams">${escapeHtml(`${this._number(Math.round(slot.remainingGrams))} g`)}</span>`;
+      } else if (!slot.spoolName && slot.remain !== null) {
+        grams = `<span class="grams">${escapeHtml(`${this._number(slot.remain)} %`)} <span class="source">(${escapeHtml(t.printer_percent)})</span></span>`;
+      }
       details = `
         <span class="material">${escapeHtml(slot.material || t.unknown_material)}</span>
         <span class="spool${slot.spoolName ? "" : " none"}">${escapeHtml(slot.spoolName || t.not_linked)}</span>
         ${grams}`;
     }
-    const level = !slot.empty && slot.remain !== null
-      ? `<span class="level"><span style="width:${Math.max(0, Math.min(100, slot.remain))}%"></span></span>` : "";
+    const level = !slot.empty && share !== null
+      ? `<span class="level"><span style="width:${Math.max(0, Math.min(100, share)).toFixed(1)}%"></span></span>` : "";
     const swatchStyle = slot.color && !slot.empty ? ` style="--slot-color:${slot.color}"` : "";
     const swatchClass = !slot.empty && !slot.color ? "swatch unknown" : "swatch";
     const tooltip = [label, slot.material, slot.spoolName].filter(Boolean).join(" · ");
     return `
       <button class="${classes.filter(Boolean).join(" ")}" type="button" title="${escapeHtml(tooltip)}"
         data-entity="${escapeHtml(slot.entityId)}" data-slot="${escapeHtml(label)}"
+        data-ams-id="${escapeHtml(slot.amsId ?? "")}" data-tray-id="${escapeHtml(slot.trayId ?? "")}"
         data-color="${escapeHtml(slot.empty ? "" : slot.color || "")}" data-material="${escapeHtml(slot.empty ? "" : slot.material || "")}">
         <span class="${swatchClass}"${swatchStyle}></span>
         ${level}
@@ -401,6 +502,186 @@ class FilamanBambuddyAmsCard extends HTMLElement {
         ${details}
         ${slot.active ? `<span class="badge">${escapeHtml(t.active)}</span>` : ""}
       </button>`;
+  }
+
+  // --- the spool picker ------------------------------------------------------------------
+
+  _onSlotClick(event) {
+    const tile = event.composedPath().find((node) => node?.dataset?.entity);
+    if (!tile) return;
+    const amsId = numberOrNull(tile.dataset.amsId);
+    const trayId = numberOrNull(tile.dataset.trayId);
+    if (amsId === null || trayId === null) {
+      this._openMoreInfo(tile.dataset.entity); // a slot never seen available: nothing to assign
+      return;
+    }
+    this._picker = {
+      entityId: tile.dataset.entity, label: tile.dataset.slot, amsId, trayId,
+      query: "", spools: null, total: 0, assignedId: null, assigned: false,
+      selected: null, status: null, busy: false, request: 0, timer: null,
+    };
+    window.addEventListener("keydown", this._onKeydown, true);
+    this._renderPicker(true);
+    this._fetchSpools();
+  }
+
+  _slot() {
+    const model = this._model();
+    const slots = model ? [...model.units.flatMap((u) => u.slots), ...model.externals] : [];
+    return slots.find((slot) => slot.entityId === this._picker?.entityId) || null;
+  }
+
+  async _fetchSpools() {
+    const picker = this._picker;
+    if (!picker) return;
+    const request = ++picker.request;
+    try {
+      const result = await this._hass.callWS({
+        type: `${DOMAIN}/slot_spools`, device_id: this._config.device_id,
+        ams_id: picker.amsId, tray_id: picker.trayId, query: picker.query,
+      });
+      if (this._picker !== picker || request !== picker.request) return; // a newer search won
+      picker.spools = result.spools;
+      picker.total = result.total;
+      picker.assignedId = result.assigned_filaman_spool_id;
+      picker.assigned = result.assigned;
+      if (picker.selected === null && picker.spools.length) picker.selected = picker.spools[0].id;
+    } catch (err) {
+      if (this._picker !== picker) return;
+      picker.spools = [];
+      picker.status = { ok: false, text: err?.message || String(err) };
+    }
+    this._renderPicker();
+  }
+
+  _onPickerInput(event) {
+    const picker = this._picker;
+    if (!picker || !event.target.classList.contains("search")) return;
+    picker.query = event.target.value;
+    clearTimeout(picker.timer);
+    picker.timer = setTimeout(() => { picker.selected = null; this._fetchSpools(); }, SEARCH_DELAY_MS);
+  }
+
+  async _onPickerClick(event) {
+    const picker = this._picker;
+    if (!picker) return;
+    const path = event.composedPath();
+    if (path[0]?.classList?.contains("backdrop")) { this._closePicker(); return; }
+    const row = path.find((node) => node?.classList?.contains("row"));
+    if (row) {
+      picker.selected = Number(row.dataset.spoolId);
+      this._renderPicker();
+      return;
+    }
+    const button = path.find((node) => node?.tagName === "BUTTON");
+    if (!button || picker.busy) return;
+    if (button.classList.contains("close")) this._closePicker();
+    else if (button.classList.contains("more")) { this._closePicker(); this._openMoreInfo(picker.entityId); }
+    else if (button.classList.contains("assign")) await this._act("assign_spool", { filaman_spool_id: picker.selected });
+    else if (button.classList.contains("unassign")) await this._act("unassign_spool", {});
+  }
+
+  async _act(service, data) {
+    const picker = this._picker;
+    const t = textFor(this._hass);
+    picker.busy = true;
+    picker.status = null;
+    this._renderPicker();
+    try {
+      await this._hass.callService(DOMAIN, service, {
+        device_id: this._config.device_id, ams_id: picker.amsId, tray_id: picker.trayId, ...data,
+      });
+      const spool = (picker.spools || []).find((item) => item.id === picker.selected);
+      const text = service === "assign_spool"
+        ? fill(t.picker_done_assign, { spool: spool ? `#${spool.id} ${spool.name}` : `#${picker.selected}`, slot: picker.label })
+        : fill(t.picker_done_unassign, { slot: picker.label });
+      picker.status = { ok: true, text };
+      picker.assigned = service === "assign_spool";
+      picker.assignedId = service === "assign_spool" ? picker.selected : null;
+    } catch (err) {
+      picker.status = { ok: false, text: err?.message || String(err) };
+    }
+    picker.busy = false;
+    if (this._picker === picker) this._renderPicker();
+  }
+
+  _closePicker() {
+    window.removeEventListener("keydown", this._onKeydown, true);
+    if (this._picker) clearTimeout(this._picker.timer);
+    this._picker = null;
+    this._pickerRendered = "";
+    this._pickerHost.innerHTML = "";
+  }
+
+  _renderPicker(focus = false) {
+    const picker = this._picker;
+    if (!picker) return;
+    const t = textFor(this._hass);
+    const slot = this._slot();
+    const tray = slot && !slot.empty
+      ? `<span class="p-tray">${escapeHtml([slot.material, slot.color].filter(Boolean).join(" · "))}</span>` : "";
+    let current = t.picker_unassigned;
+    if (slot?.spoolName) current = fill(t.picker_assigned, { spool: slot.spoolName });
+    else if (picker.assigned || slot?.assigned) current = t.picker_foreign;
+    let list;
+    if (picker.spools === null) list = `<div class="p-empty">${escapeHtml(t.picker_loading)}</div>`;
+    else if (!picker.spools.length) list = `<div class="p-empty">${escapeHtml(t.picker_none)}</div>`;
+    else {
+      list = picker.spools.map((spool) => {
+        const meta = [
+          spool.material,
+          spool.remaining_g !== null && spool.remaining_g !== undefined ? `${this._number(Math.round(spool.remaining_g))} g` : null,
+          spool.loaded_in ? fill(t.picker_loaded_in, { slot: spool.loaded_in }) : null,
+        ].filter(Boolean).join(" · ");
+        const color = safeColor(spool.color);
+        const classes = ["row", spool.id === picker.selected ? "selected" : "", spool.rfid_match || spool.material_match ? "fit" : ""];
+        return `
+          <button class="${classes.filter(Boolean).join(" ")}" type="button" role="option" data-spool-id="${spool.id}"
+            aria-selected="${spool.id === picker.selected}">
+            <span class="sw"${color ? ` style="--slot-color:${color}"` : ""}></span>
+            <span class="name">#${spool.id} ${escapeHtml(spool.name)}</span>
+            <span class="meta">${escapeHtml(meta)}</span>
+          </button>`;
+      }).join("");
+    }
+    const count = picker.spools && picker.spools.length
+      ? `<div class="p-count">${escapeHtml(fill(t.picker_count, { shown: picker.spools.length, total: picker.total }))}</div>` : "";
+    const status = picker.status
+      ? `<div class="p-status ${picker.status.ok ? "ok" : "error"}" role="status">${escapeHtml(picker.status.text)}</div>`
+      : `<div class="p-status" role="status"></div>`;
+    const canAssign = !picker.busy && picker.selected !== null && picker.selected !== picker.assignedId;
+    const canUnassign = !picker.busy && (picker.assigned || Boolean(slot?.assigned));
+    const html = `
+      <div class="backdrop">
+        <div class="panel" role="dialog" aria-modal="true" aria-label="${escapeHtml(fill(t.picker_title, { slot: picker.label }))}">
+          <div class="p-head">
+            <span class="p-title">${escapeHtml(fill(t.picker_title, { slot: picker.label }))}</span>${tray}
+          </div>
+          <div class="p-current">${escapeHtml(current)}</div>
+          <input class="search" type="search" placeholder="${escapeHtml(t.picker_search)}" value="${escapeHtml(picker.query)}">
+          <div class="list" role="listbox">${list}</div>
+          ${count}
+          ${status}
+          <div class="p-actions">
+            <button class="more" type="button">${escapeHtml(t.picker_details)}</button>
+            <button class="close" type="button">${escapeHtml(t.picker_close)}</button>
+            <button class="unassign" type="button"${canUnassign ? "" : " disabled"}>${escapeHtml(t.picker_unassign)}</button>
+            <button class="assign" type="button"${canAssign ? "" : " disabled"}>${escapeHtml(t.picker_assign)}</button>
+          </div>
+        </div>
+      </div>`;
+    if (html === this._pickerRendered && !focus) return; // Home Assistant updates often
+    this._pickerRendered = html;
+    const search = this._pickerHost.querySelector(".search");
+    const hadFocus = search && this.shadowRoot.activeElement === search;
+    const listScroll = this._pickerHost.querySelector(".list")?.scrollTop || 0;
+    this._pickerHost.innerHTML = html;
+    const input = this._pickerHost.querySelector(".search");
+    this._pickerHost.querySelector(".list").scrollTop = listScroll;
+    if (focus || hadFocus) {
+      input.focus();
+      input.setSelectionRange(input.value.length, input.value.length);
+    }
   }
 
   _printStateText(model, t) {
