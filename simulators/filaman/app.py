@@ -267,8 +267,10 @@ class FilamanSimulator:
         self.bus.publish({"event": "colors_changed"})
         return color.id
 
-    def add_location(self, name: str, identifier: str | None = None) -> int:
-        location = self.state.add_location(name, identifier)
+    def add_location(
+        self, name: str, identifier: str | None = None, custom_fields: JsonDict | None = None
+    ) -> int:
+        location = self.state.add_location(name, identifier, custom_fields)
         self.bus.publish({"event": "locations_changed"})
         return location.id
 
@@ -312,6 +314,12 @@ class FilamanSimulator:
                 raise AttributeError(f"Spool has no writable field {name!r}")
             setattr(spool, name, value)
         self.bus.publish({"event": "spools_changed"})
+
+    def move_spool(self, spool_id: int, location_id: int | None) -> SpoolEvent:
+        """Someone moves the spool in FilaMan's UI (the spool page's move: a move event)."""
+        event = self.state.move_spool(spool_id, location_id)
+        self.bus.publish({"event": "spools_changed"})
+        return replace(event)
 
     def archive_spool(self, spool_id: int) -> None:
         self.state.archive_spool(spool_id)

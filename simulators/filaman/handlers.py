@@ -15,7 +15,7 @@ from aiohttp import web
 
 from . import serialize as ser
 from .auth import KeyRing, Principal
-from .errors import coded
+from .errors import coded, not_found
 from .models import STATUS_ID_BY_KEY, Spool
 from .sse import EventBus
 from .state import FilamanState
@@ -112,6 +112,11 @@ STATUS_CHANGE: dict[str, BodyField] = {
     "event_at": BodyField("datetime"),
     "note": BodyField("str"),
     "meta": BodyField("object"),
+}
+LOCATION_CREATE: dict[str, BodyField] = {
+    "name": BodyField("str", required=True, nullable=False),
+    "identifier": BodyField("str"),
+    "custom_fields": BodyField("object"),
 }
 MOVE: dict[str, BodyField] = {
     "location_id": BodyField("int", required=True),
@@ -227,6 +232,8 @@ class FilamanHandlers:
             web.get(f"{API}/manufacturers/{{manufacturer_id}}", self.get_manufacturer),
             web.get(f"{API}/colors", self.list_colors),
             web.get(f"{API}/locations", self.list_locations),
+            web.post(f"{API}/locations", self.create_location),
+            web.get(f"{API}/locations/{{location_id}}", self.get_location),
             web.get(f"{API}/printers", self.list_printers),
             web.get(printer, self.get_printer),
             web.get(f"{printer}/slots", self.printer_slots),
@@ -621,6 +628,21 @@ class FilamanHandlers:
         items, total = ser.paginate(rows, q["page"], q["page_size"])
         body = [ser.location(self.state, loc) for loc in items]
         return web.json_response(ser.page(body, q["page"], q["page_size"], total))
+
+    async def create_location(self, request: web.Request) -> web.Response:
+        """201 and ``locations_changed``; needs ``locations:create`` (not in the ``user`` role)."""
+        parsed = await self._parse(request, permission="locations:create", body=LOCATION_CREATE)
+        b = parsed.body
+        row = self.state.add_location(b["name"], b.get("identifier"), b.get("custom_fields"))
+        self.bus.publish({"event": "locations_changed"})
+        return web.json_response(ser.location(self.state, row), status=201)
+
+    async def get_location(self, request: web.Request) -> web.Response:
+        parsed = await self._parse(request, path_ints=("location_id",))
+        row = self.state.locations.get(parsed.path["location_id"])
+        if row is None:
+            raise not_found("Location")
+        return web.json_response(ser.location(self.state, row))
 
     # --- printers --------------------------------------------------------------------------
 

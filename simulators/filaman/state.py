@@ -170,8 +170,10 @@ class FilamanState:
         self.filaments[filament.id] = filament
         return filament
 
-    def add_location(self, name: str, identifier: str | None = None) -> Location:
-        location = Location(max(self.locations, default=0) + 1, name, identifier)
+    def add_location(
+        self, name: str, identifier: str | None = None, custom_fields: JsonDict | None = None
+    ) -> Location:
+        location = Location(max(self.locations, default=0) + 1, name, identifier, custom_fields)
         self.locations[location.id] = location
         return location
 

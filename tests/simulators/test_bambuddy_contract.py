@@ -810,6 +810,26 @@ async def test_print_lifecycle(sim: BambuddySimulator, http: aiohttp.ClientSessi
     assert len(spool_rows) == 1
 
 
+async def test_prints_are_archived_with_their_estimate(
+    sim: BambuddySimulator, http: aiohttp.ClientSession
+) -> None:
+    """Auto-archive (on by default): GET /archives/ (trailing slash), newest first, per printer."""
+    printer_id = loaded_printer(sim)
+    other_printer = loaded_printer(sim)
+    await sim.run_print(printer_id, "One", {(0, 0): 10.0, (0, 1): 2.5}, status="failed")
+    await sim.run_print(other_printer, "Two", {(0, 0): 20.0})
+    await sim.run_print(printer_id, "Three", {(0, 0): 1.0})
+    archives = await get_json(http, f"{API}/archives/?printer_id={printer_id}")
+    validate_openapi(f"{API}/archives/", "get", archives)
+    assert [(a["print_name"], a["filament_used_grams"], a["status"]) for a in archives] == [
+        ("Three", 1.0, "completed"),
+        ("One", 12.5, "failed"),
+    ]
+    assert len(await get_json(http, f"{API}/archives/?limit=1")) == 1
+    async with http.get(f"{sim.url}{API}/archives") as without_slash:
+        assert without_slash.status == 404
+
+
 async def test_usage_history_order_limit_and_filter(
     sim: BambuddySimulator, http: aiohttp.ClientSession
 ) -> None:

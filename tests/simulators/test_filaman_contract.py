@@ -619,6 +619,46 @@ async def test_auth_and_permission_errors(sim: FilamanSimulator, api: Api) -> No
     assert (await api.call("GET", f"{API}/spools?page_size=0", key=None)).status == 401
 
 
+async def test_locations_create_read_and_moves(sim: FilamanSimulator, api: Api) -> None:
+    """POST /locations needs locations:create (an admin's; the user role has only read); a move
+    is a move_location event with both locations and needs no more than the user role."""
+    spool_id = sim.add_spool(add_bambu_pla(sim))
+    body = {
+        "name": "P1S - AMS A1",
+        "identifier": "bambuddy_3_0_0",
+        "custom_fields": {"managed_by": "home_assistant"},
+    }
+    denied = await api.call("POST", f"{API}/locations", json_body=body)
+    assert (denied.status, denied.body) == (
+        403,
+        {"detail": {"code": "forbidden", "message": "Permission 'locations:create' required"}},
+    )
+    admin = sim.create_api_key("admin")
+    created = await api.call(
+        "POST", f"{API}/locations", json_body=body, key=admin, spec="/api/v1/locations"
+    )
+    assert created.status == 201
+    assert created.body == {**body, "id": 1, "spool_count": 0}
+    missing_name = await api.call("POST", f"{API}/locations", json_body={}, key=admin)
+    assert missing_name.status == 422
+    one = await api.call("GET", f"{API}/locations/1", spec="/api/v1/locations/{location_id}")
+    assert one.body == created.body
+    assert (await api.call("GET", f"{API}/locations/9")).body == {
+        "detail": {"code": "not_found", "message": "Location not found"}
+    }
+    moved = await api.call(
+        "POST",
+        f"{API}/spools/{spool_id}/move",
+        json_body={"location_id": 1, "note": "loaded"},
+        spec="/api/v1/spools/{spool_id}/move",
+    )
+    assert moved.body["event_type"] == "move_location"
+    assert (moved.body["from_location_id"], moved.body["to_location_id"]) == (None, 1)
+    back = await api.call("POST", f"{API}/spools/{spool_id}/move", json_body={"location_id": None})
+    assert (back.body["from_location_id"], back.body["to_location_id"]) == (1, None)
+    assert sim.spool(spool_id).location_id is None
+
+
 async def test_validation_errors_are_fastapi_lists(api: Api) -> None:
     too_small = await api.call("GET", f"{API}/spools", params={"page_size": "0"})
     assert (too_small.status, too_small.body) == (
@@ -874,12 +914,15 @@ async def test_sse_events_per_kind_of_write(sim: FilamanSimulator, api: Api) -> 
         printer_id = sim.add_printer("P1S", driver_key="bambuddy")  # publishes nothing
         sim.set_printer_params(printer_id, filament_id=filament_id, params={"a": "1"})  # nothing
         sim.add_location("Shelf")
+        sim.move_spool(sim.add_spool(filament_id), None)
         sim.publish_event({"event": "printer_status", "printer_id": printer_id, "connected": True})
-        frames = [await read_frame(stream) for _ in range(4)]
+        frames = [await read_frame(stream) for _ in range(6)]
     assert [json.loads(f.removeprefix(b"data: ")) for f in frames] == [
         {"event": "manufacturers_changed"},
         {"event": "filaments_changed"},
         {"event": "locations_changed"},
+        {"event": "spools_changed"},  # the new spool
+        {"event": "spools_changed"},  # its move
         {"event": "printer_status", "printer_id": printer_id, "connected": True},
     ]
 
