@@ -24,6 +24,7 @@ from custom_components.filaman_bambuddy.const import (
     CONF_FILAMAN_API_KEY,
     CONF_FILAMAN_PRINTER_ID,
     CONF_FILAMAN_URL,
+    CONF_FOLLOW_LOCATIONS,
     CONF_PRINTER_ID,
     CONF_RECONNECT_INTERVAL,
     CONF_SYNC_INTERVAL,
@@ -934,11 +935,17 @@ async def test_options_flow(hass: HomeAssistant) -> None:
         await hass.config_entries.options.async_configure(
             result["flow_id"], {CONF_SYNC_INTERVAL: 59, CONF_RECONNECT_INTERVAL: 30}
         )
+    assert schema[CONF_FOLLOW_LOCATIONS].config == {}  # a switch
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_SYNC_INTERVAL: 600.0, CONF_RECONNECT_INTERVAL: 10}
+        result["flow_id"],
+        {CONF_SYNC_INTERVAL: 600.0, CONF_RECONNECT_INTERVAL: 10, CONF_FOLLOW_LOCATIONS: False},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {CONF_SYNC_INTERVAL: 600, CONF_RECONNECT_INTERVAL: 10}
+    assert entry.options == {
+        CONF_SYNC_INTERVAL: 600,
+        CONF_RECONNECT_INTERVAL: 10,
+        CONF_FOLLOW_LOCATIONS: False,
+    }
     assert isinstance(entry.options[CONF_SYNC_INTERVAL], int)
 
 
@@ -947,7 +954,11 @@ async def test_options_flow_defaults_for_an_entry_without_options(hass: HomeAssi
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
-    assert entry.options == {CONF_SYNC_INTERVAL: 300, CONF_RECONNECT_INTERVAL: 30}
+    assert entry.options == {
+        CONF_SYNC_INTERVAL: 300,
+        CONF_RECONNECT_INTERVAL: 30,
+        CONF_FOLLOW_LOCATIONS: True,
+    }
 
 
 # --- validation helpers ---------------------------------------------------------------------------
@@ -1048,6 +1059,7 @@ def test_flow_texts_cover_every_step_field_error_and_abort() -> None:
         == {
             CONF_SYNC_INTERVAL,
             CONF_RECONNECT_INTERVAL,
+            CONF_FOLLOW_LOCATIONS,
         }
     )
 

@@ -58,6 +58,7 @@ from .repairs import (
     async_sync_unlinked_usage_issues,
 )
 from .services import async_setup_services
+from .spool_locations import SpoolLocations, async_remove_locations_store
 from .tray_watch import TrayWatch
 from .wiring import sync_interval, track_periodic_work, wire_live_events
 
@@ -158,6 +159,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         printer=printer,
         bridge=bridge,
         tray_watch=TrayWatch(hass, entry),
+        locations=SpoolLocations(hass, entry),
     )
     try:
         await coordinator.async_config_entry_first_refresh()
@@ -203,6 +205,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         outage.handle_connection(False)
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.runtime_data.locations.start()
     hub.start()
     return True
 
@@ -280,6 +283,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEn
 async def async_remove_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> None:
     """Forget the entry's ledger and its issues; drop the card resource with the last entry."""
     await async_remove_ledger(hass, entry.entry_id)
+    await async_remove_locations_store(hass, entry.entry_id)
     async_delete_entry_issues(hass, entry.entry_id)
     if not hass.config_entries.async_entries(DOMAIN):
         await async_unregister_card(hass)

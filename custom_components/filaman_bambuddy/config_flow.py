@@ -24,6 +24,7 @@ from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -48,6 +49,7 @@ from .const import (
     CONF_FILAMAN_API_KEY,
     CONF_FILAMAN_PRINTER_ID,
     CONF_FILAMAN_URL,
+    CONF_FOLLOW_LOCATIONS,
     CONF_PRINTER_ID,
     CONF_RECONNECT_INTERVAL,
     CONF_SYNC_INTERVAL,
@@ -128,6 +130,7 @@ OPTIONS_SCHEMA = probatio.Schema(
                 unit_of_measurement="s",
             )
         ),
+        probatio.Required(CONF_FOLLOW_LOCATIONS, default=True): BooleanSelector(),
     }
 )
 DEFAULT_OPTIONS: Final = {
@@ -529,7 +532,7 @@ async def _printer_or_none(client: BambuddyClient, printer_id: int) -> Printer |
 
 
 class FilamanBambuddyOptionsFlow(OptionsFlowWithReload):
-    """Tune how often the entry syncs and how patiently it reconnects."""
+    """Tune how often the entry syncs, how patiently it reconnects, and location-following."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the intervals; the entry reloads when they change."""
@@ -538,6 +541,7 @@ class FilamanBambuddyOptionsFlow(OptionsFlowWithReload):
                 data={
                     CONF_SYNC_INTERVAL: int(user_input[CONF_SYNC_INTERVAL]),
                     CONF_RECONNECT_INTERVAL: int(user_input[CONF_RECONNECT_INTERVAL]),
+                    CONF_FOLLOW_LOCATIONS: bool(user_input[CONF_FOLLOW_LOCATIONS]),
                 }
             )
         return self.async_show_form(

@@ -15,6 +15,7 @@ CONF_FILAMAN_PRINTER_ID: Final = "filaman_printer_id"
 
 CONF_SYNC_INTERVAL: Final = "sync_interval"
 CONF_RECONNECT_INTERVAL: Final = "reconnect_interval"
+CONF_FOLLOW_LOCATIONS: Final = "follow_locations"
 DEFAULT_SYNC_INTERVAL: Final = 300
 MIN_SYNC_INTERVAL: Final = 60
 DEFAULT_RECONNECT_INTERVAL: Final = 30

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .coordinator import PrinterCoordinator
     from .hub import BambuddyHub
     from .print_events import PrintEventBridge
+    from .spool_locations import SpoolLocations
     from .tray_watch import TrayWatch
 
 
@@ -26,6 +27,7 @@ class FilamanBambuddyData:
     printer: Printer
     bridge: PrintEventBridge
     tray_watch: TrayWatch
+    locations: SpoolLocations
 
 
 type FilamanBambuddyConfigEntry = ConfigEntry[FilamanBambuddyData]

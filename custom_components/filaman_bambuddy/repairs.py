@@ -10,6 +10,8 @@
   the fix flow links it to a FilaMan spool, which debits the held grams once, or dismisses them.
 - RFID tags the inventory sync will not guess about (one tag on two FilaMan spools, a tag on a
   spool of another material, a tag another FilaMan spool's twin carries).
+- A FilaMan key that may not create the slots' locations or move spools there
+  (:mod:`.spool_locations`).
 - A tray a print draws from with no spool assigned (one issue per tray and print, see
   :mod:`.tray_watch`): while the print runs the fix flow assigns a spool, which saves the grams;
   once Bambuddy has booked nothing for it, the fix flow records the grams by hand, or dismisses.
@@ -71,6 +73,7 @@ ISSUE_RFID_MATERIAL_MISMATCH = "rfid_material_mismatch"
 ISSUE_RFID_HELD_BY_OTHER = "rfid_held_by_other"
 ISSUE_UNASSIGNED_TRAY = "unassigned_tray"
 ISSUE_UNRECORDED_TRAY = "unrecorded_tray"
+ISSUE_LOCATION_PERMISSION = "location_permission"
 RFID_CONFLICT_ISSUES: dict[ConflictKind, str] = {
     "shared_tag": ISSUE_RFID_SHARED_TAG,
     "material_mismatch": ISSUE_RFID_MATERIAL_MISMATCH,
@@ -241,6 +244,7 @@ def async_sync_unlinked_usage_issues(
 def async_delete_entry_issues(hass: HomeAssistant, entry_id: str) -> None:
     """A removed entry's unlinked-usage and tray issues go with its ledger."""
     prefixes = (f"{ISSUE_UNLINKED_USAGE}_{entry_id}_", _tray_issue_id(entry_id, ""))
+    ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_LOCATION_PERMISSION}_{entry_id}")
     for domain, issue_id in list(ir.async_get(hass).issues):
         if domain == DOMAIN and issue_id.startswith(prefixes):
             ir.async_delete_issue(hass, DOMAIN, issue_id)

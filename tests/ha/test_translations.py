@@ -38,6 +38,7 @@ ISSUE_PLACEHOLDERS = {
     repairs.ISSUE_RFID_HELD_BY_OTHER: RFID_PLACEHOLDERS,
     repairs.ISSUE_UNASSIGNED_TRAY: {"printer", "slot", "job", "filament", "error"},
     repairs.ISSUE_UNRECORDED_TRAY: {"printer", "slot", "job", "filament", "estimate"},
+    repairs.ISSUE_LOCATION_PERMISSION: {"printer", "permission", "owner"},
 }
 
 

@@ -26,6 +26,7 @@ from ._http import ApiClient, JsonHttp, Parsed
 from .errors import IncompleteListingError, ProtocolError
 from .models_filaman import (
     DriverHealth,
+    FilamanLocation,
     FilamanPrinter,
     FilamanSpool,
     Filament,
@@ -245,6 +246,26 @@ class FilamanClient(ApiClient):
         return total, [SpoolEvent.from_json(item) for item in objects(page_items)]
 
     # --- printers -------------------------------------------------------------------
+
+    # --- locations ---------------------------------------------------------------
+
+    async def locations(self) -> list[FilamanLocation]:
+        """Every location (any authenticated key may read them)."""
+        return await self._all_pages("/locations", FilamanLocation.from_json)
+
+    async def create_location(
+        self, name: str, identifier: str, custom_fields: Mapping[str, Any] | None = None
+    ) -> FilamanLocation:
+        """A new location; needs ``locations:create`` (admins have it, the ``user`` role not)."""
+        body = {"name": name, "identifier": identifier, "custom_fields": custom_fields}
+        data = await self._http.request("POST", "/locations", json_body=body)
+        return FilamanLocation.from_json(as_object(data, "created location"))
+
+    async def move_spool(self, spool_id: int, location_id: int | None, note: str) -> SpoolEvent:
+        """Move a spool (a ``move_location`` event); ``None`` takes it out of every location."""
+        body = {"location_id": location_id, "note": note}
+        data = await self._http.request("POST", f"/spools/{spool_id}/move", json_body=body)
+        return SpoolEvent.from_json(as_object(data, "move event"))
 
     async def printers(self) -> list[FilamanPrinter]:
         """Every printer, from all pages (list entries have no ``driver_config``)."""

@@ -316,6 +316,26 @@ class PrinterParams:
 
 
 @dataclass(frozen=True, slots=True)
+class FilamanLocation:
+    """A place a spool can be (``GET /locations``); ``identifier`` is free text."""
+
+    id: int
+    name: str
+    identifier: str | None
+    custom_fields: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        custom = data.get("custom_fields")
+        return cls(
+            id=required_int(data, "id", "location"),
+            name=opt_str(data, "name") or "",
+            identifier=opt_str(data, "identifier"),
+            custom_fields=custom if isinstance(custom, Mapping) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class SpoolEvent:
     """A spool event; a consumption's ``delta_weight_g`` is negative.
 
