@@ -33,6 +33,12 @@ from .spools import match_spools
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRINT_NAMES = ("Benchy", "Calibration cube", "Cable clip", "Phone stand", "Spool holder")
 CARD_RESOURCE_PATH = "/filaman_bambuddy/filaman-bambuddy-ams-card.js"
+# Loaded but left unassigned: the first print draws from it, Home Assistant catches it, and the
+# demo fixes it through the repair (unless the person watching does it first).
+UNASSIGNED_SLOT = (1, 3)
+UNASSIGNED_PRINT = "Lamp shade (unassigned tray)"
+# How far into that print the demo answers the repair itself.
+FIX_AFTER_SHARE = 0.5
 
 
 @dataclass(slots=True)
@@ -77,6 +83,7 @@ class Demo:
         self.stop_requested = asyncio.Event()
         self.processes: list[ManagedProcess] = []
         self.info: DemoInfo | None = None
+        self._fixer: asyncio.Future[None] | None = None
         self.ha_port = self.bambuddy_port = self.filaman_port = 0
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -112,6 +119,8 @@ class Demo:
                 await self._stop_all()
 
     async def _stop_all(self) -> None:
+        if self._fixer is not None and not self._fixer.done():
+            self._fixer.cancel()
         # Home Assistant first, so its integration does not log the simulators vanishing.
         for process in reversed(self.processes):
             if process.running:
@@ -227,7 +236,11 @@ class Demo:
     ) -> None:
         """Put a matching FilaMan spool into each loaded slot, through the integration's service."""
         printer = (await bambuddy.printers())[0]
-        trays = [tray for tray in trays_of(printer) if tray.loaded]
+        trays = [
+            tray
+            for tray in trays_of(printer)
+            if tray.loaded and (tray.ams_id, tray.tray_id) != UNASSIGNED_SLOT
+        ]
         matches = match_spools(trays, await filaman.spools(filaman_key))
         say(f"assigning {len(matches)} FilaMan spools to AMS slots (service {DOMAIN}.assign_spool)")
         for (ams_id, tray_id), spool_id in matches.items():
@@ -277,7 +290,7 @@ class Demo:
         options = self.options
         bambuddy = BambuddyControl(session, self.info.bambuddy_url)
         next_print = time.monotonic() + options.first_print_after
-        names = itertools.cycle(PRINT_NAMES)
+        names = itertools.chain([UNASSIGNED_PRINT], itertools.cycle(PRINT_NAMES))
         count = 0
         while not self.stop_requested.is_set():
             now = time.monotonic()
@@ -308,6 +321,11 @@ class Demo:
             if not loaded:
                 return
             tray: Tray = loaded[count % len(loaded)]
+            if name == UNASSIGNED_PRINT:
+                unassigned = [t for t in loaded if (t.ams_id, t.tray_id) == UNASSIGNED_SLOT]
+                if not unassigned:
+                    return
+                tray = unassigned[0]
             grams = round(6.0 + (count * 7.3) % 24, 1)
             await bambuddy.run_print(
                 self.info.printer_sim_id,
@@ -317,8 +335,48 @@ class Demo:
             )
             slot = f"({tray.ams_id}, {tray.tray_id})"
             say(f"print #{count} '{name}' started: {grams} g from slot {slot}")
+            if name == UNASSIGNED_PRINT:
+                say(
+                    "  that tray has no spool assigned: Home Assistant raises a repair at once "
+                    "(Settings → Repairs); assign its spool there, or the demo does it in "
+                    f"{self.options.print_duration * FIX_AFTER_SHARE:.0f} s"
+                )
+                self._fixer = asyncio.ensure_future(self._fix_unassigned_tray())
         except (SimulatorError, aiohttp.ClientError) as err:
             say(f"print #{count} could not start: {err}")
+
+    async def _fix_unassigned_tray(self) -> None:
+        """Answer the unassigned-tray repair the way a person does in Settings → Repairs."""
+        assert self.info is not None
+        await asyncio.sleep(self.options.print_duration * FIX_AFTER_SHARE)
+        async with aiohttp.ClientSession() as session:
+            api = HomeAssistantApi(session, self.info.ha_url)
+            api.use_token(self.info.token)
+            try:
+                issues = (await api.ws_call({"type": "repairs/list_issues"}))["issues"]
+                issue = next(
+                    (
+                        issue
+                        for issue in issues
+                        if issue["domain"] == DOMAIN
+                        and issue["translation_key"] == "unassigned_tray"
+                    ),
+                    None,
+                )
+                if issue is None:
+                    say("  the unassigned tray was taken care of already: its grams are saved")
+                    return
+                flow = await api.post(
+                    "/api/repairs/issues/fix", {"handler": DOMAIN, "issue_id": issue["issue_id"]}
+                )
+                best = flow["data_schema"][0]["default"]
+                step = f"/api/repairs/issues/fix/{flow['flow_id']}"
+                await api.post(step, {"filaman_spool": best})
+                say(f"  the demo answered the repair: FilaMan spool #{best} is in the tray now")
+            except (HomeAssistantApiError, aiohttp.ClientError, KeyError, IndexError) as err:
+                say(f"  could not answer the unassigned-tray repair: {err}")
+            finally:
+                await api.close_websocket()
 
     # --- health -----------------------------------------------------------------------------
 

@@ -95,8 +95,10 @@ class FilamanControl:
         self.base_url = base_url
 
     async def create_api_key(self) -> str:
+        # Keeping spool locations in FilaMan creates a location per slot: locations:create is
+        # an admin's permission (the user role reads and debits only).
         answer = await _call(
-            self._session, "POST", f"{self.base_url}/_sim/api-keys", json={"role": "user"}
+            self._session, "POST", f"{self.base_url}/_sim/api-keys", json={"role": "admin"}
         )
         return str(answer["token"])
 

@@ -63,6 +63,9 @@ def seed_demo(sim: FilamanSimulator) -> dict[str, int]:
     ids["filament_pla_cf_black"] = filament(
         bambu, "PLA-CF", None, hexes="#000000", name="Black", price=34.99
     )
+    ids["filament_petg_translucent"] = filament(
+        bambu, "PETG", "Translucent", hexes="#0A6CD6", name="Translucent Blue", price=19.99
+    )
     ids["filament_pla_orange"] = filament(
         esun, "PLA", "+", hexes="#FF6A13", name="Orange", price=16.99
     )
@@ -79,6 +82,9 @@ def seed_demo(sim: FilamanSimulator) -> dict[str, int]:
     spool("spool_pla_silk", "filament_pla_silk_gold", rfid_uid="04:3B:91:0E:77:88:99")
     spool("spool_petg_hf", "filament_petg_hf_blue", status="active", remaining_weight_g=815.0)
     spool("spool_abs_red", "filament_abs_red", purchase_price=22.99)
+    # Loaded in AMS B4, but not assigned there: the demo's first print catches that.
+    spool("spool_petg_translucent", "filament_petg_translucent", status="opened",
+          remaining_weight_g=730.0, location_id=shelf)  # fmt: skip
     spool("spool_tpu_yellow", "filament_tpu_yellow", status="opened", remaining_weight_g=95.0)
     spool("spool_asa_gray", "filament_asa_gray", empty_spool_weight_g=190.0,
           initial_total_weight_g=1190.0)  # fmt: skip

@@ -52,7 +52,9 @@ def test_demo_for_seconds_comes_up_prints_and_exits_zero(tmp_path: Path) -> None
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "print #1 'Benchy' started" in result.stdout
+    # The first print draws from a tray with no spool: caught, and answered through its repair.
+    assert "print #1 'Lamp shade (unassigned tray)' started" in result.stdout
+    assert "the demo answered the repair: FilaMan spool #" in result.stdout
     assert "health check passed" in result.stdout
     assert result.stdout.rstrip().endswith("demo: stopped")
     # Loopback only, for good: the demo confirmed Home Assistant's trial of the YAML http settings,

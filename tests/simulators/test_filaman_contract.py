@@ -1045,7 +1045,7 @@ async def test_http_controls(sim: FilamanSimulator, api: Api) -> None:
     async with session.post(f"{sim.url}/_sim/seed-demo") as seeded:
         ids = await seeded.json()
     listing = await api.call("GET", f"{API}/spools", params={"include_archived": "true"})
-    assert listing.body["total"] == 12
+    assert listing.body["total"] == 13  # with the PETG Translucent loaded in the demo printer's B4
     materials = {s["filament"]["material_type"] for s in listing.body["items"]}
     assert {"PLA", "PETG", "ABS", "TPU", "ASA", "PLA-CF"} <= materials
     assert any(s["initial_total_weight_g"] is None for s in listing.body["items"])
