@@ -25,6 +25,7 @@ EXPECTED_ENTITIES = {
     "binary_sensor": {"online", "sync_problem"},
     "button": {"sync_now", "full_resync"},
     "event": {"print_finished"},
+    "select": {"slot_spool", "external_slot_spool"},
     "sensor": {
         "slot",
         "external_slot",
@@ -53,7 +54,12 @@ async def filaman_spools(lane: Lane) -> list[dict[str, Any]]:
 
 async def petg_spool(lane: Lane) -> int:
     spools = await filaman_spools(lane)
-    return next(int(s["id"]) for s in spools if s["filament"]["material_type"] == "PETG")
+    return next(
+        int(s["id"])
+        for s in spools
+        if s["filament"]["material_type"] == "PETG"
+        and s["filament"]["manufacturer_color_name"] == "Blue"  # PETG HF, as in slot A3
+    )
 
 
 async def device_id(lane: Lane) -> str:
@@ -152,6 +158,51 @@ async def test_a_print_is_debited_exactly_once(lane: Lane) -> None:
     await asyncio.sleep(3 + USAGE_DELAY)  # polls, wake-ups and syncs come and go: nothing more
     assert await lane.remaining(spool) == pytest.approx(before - 10.0)
     assert await lane.debited(spool) == pytest.approx(10.0)
+
+
+async def test_an_unassigned_tray_is_caught_and_saved_through_its_repair(lane: Lane) -> None:
+    """Issue 18 on the newest release: the repair appears while the print runs, its fix flow
+    assigns the best match, and the print's grams land in FilaMan once."""
+    tray = (1, 3)  # the demo's PETG Translucent, which nothing is assigned to
+    await lane.bambuddy.run_print(1, "Lane Lamp", {tray: 6.0}, duration=6.0)  # starts it
+
+    async def tray_issue() -> dict[str, Any] | None:
+        issues = (await lane.api.ws_call({"type": "repairs/list_issues"}))["issues"]
+        return next(
+            (
+                i
+                for i in issues
+                if i["domain"] == DOMAIN and i["translation_key"] == "unassigned_tray"
+            ),
+            None,
+        )
+
+    await lane.wait_for(tray_issue, "the unassigned-tray repair", within=5)
+    issue = await tray_issue()
+    assert issue is not None
+    flow = await lane.api.post(
+        "/api/repairs/issues/fix", {"handler": DOMAIN, "issue_id": issue["issue_id"]}
+    )
+    assert flow["step_id"] == "assign"
+    best = int(flow["data_schema"][0]["default"])
+    translucent = next(
+        int(s["id"])
+        for s in await filaman_spools(lane)
+        if s["filament"]["manufacturer_color_name"] == "Translucent Blue"
+    )
+    assert best == translucent  # same material, same colour, not loaded elsewhere
+    before = await lane.remaining(best)
+    done = await lane.api.post(
+        f"/api/repairs/issues/fix/{flow['flow_id']}", {"filaman_spool": str(best)}
+    )
+    assert done["type"] == "create_entry"
+    assert (await lane.bambuddy.printers())[0]["state"] == "RUNNING"  # saved mid-print
+
+    async def debited() -> bool:
+        return await lane.remaining(best) == pytest.approx(before - 6.0)
+
+    await lane.wait_for(debited, "the saved grams in FilaMan", within=60)
+    assert await tray_issue() is None
 
 
 async def test_restart_in_the_middle_of_a_print_debits_once(lane: Lane) -> None:

@@ -58,6 +58,7 @@ async def async_get_config_entry_diagnostics(
             },
             "inventory_sync": last_sync.as_dict() if last_sync is not None else None,
             "consumption": data.consumption.snapshot(),
+            "spool_locations": data.locations.snapshot(),
         },
         TO_REDACT,
     )

@@ -153,6 +153,16 @@ class SpoolLocations:
         )
         return self._follower
 
+    def snapshot(self) -> dict[str, object]:
+        """For diagnostics: whether it runs, whose locations, what it last left behind."""
+        follower = self._follower
+        return {
+            "enabled": self.enabled,
+            "owner": follower.owner if follower else None,
+            "missing_permission": follower.missing_permission if follower else None,
+            "state": follower.state.to_dict() if follower else None,
+        }
+
     @property
     def _issue_id(self) -> str:
         return f"{ISSUE_LOCATION_PERMISSION}_{self._entry.entry_id}"

@@ -29,7 +29,7 @@ from custom_components.filaman_bambuddy.consumption.unassigned import CaseState
 from custom_components.filaman_bambuddy.print_events import USAGE_WAIT
 from custom_components.filaman_bambuddy.tray_watch import EVENT_UNASSIGNED_TRAY
 
-from .conftest import Servers, printer_device, set_up_entry, settle, unload, wait_for
+from .conftest import Servers, entity_id, printer_device, set_up_entry, settle, unload, wait_for
 from .test_consumption import remaining
 
 SLOT = (0, 0)  # A1: green PLA, no spool assigned
@@ -241,4 +241,29 @@ async def test_the_issue_goes_away_when_the_slot_empties(
     await wait_for(lambda: not tray_issues(hass))
     assert entry.runtime_data.consumption.tray_cases.cases == {}
     await task
+    await unload(hass, entry)
+
+
+async def test_the_slot_select_saves_the_grams_mid_print(
+    hass: HomeAssistant, servers: Servers
+) -> None:
+    """One answer from the select (as from the card): the grams land once, the issue goes."""
+    entry = await set_up_entry(hass, servers)
+    task = servers.bambuddy.start_print(servers.printer_id, "Clip", {SLOT: 8.0}, duration=2.0)
+    await wait_for(lambda: tray_issues(hass), within=1.0)
+    chosen = servers.spool_ids[2]
+    select = entity_id(hass, entry, "slot_0_0_spool")
+    option = next(
+        option
+        for option in hass.states.get(select).attributes["options"]  # type: ignore[union-attr]
+        if option.startswith(f"#{chosen} ")
+    )
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": select, "option": option}, blocking=True
+    )
+    await wait_for(lambda: not tray_issues(hass))
+    await task
+    await wait_for(lambda: remaining(servers, chosen) == 992.0)
+    await entry.runtime_data.consumption.wait_idle()
+    assert len(servers.filaman.consumption_events(chosen)) == 1
     await unload(hass, entry)

@@ -154,6 +154,7 @@ def processor_snapshot(
         "skipped_by_reason": skipped,
         "spool_map": {str(bid): fid for bid, fid in sorted(ledger.spool_map.items())},
         "entries": [entry_summary(entry) for entry in entries[-50:]],
+        "unassigned_trays": [case.to_dict() for case in ledger.tray_cases.values()],
     }
 
 
