@@ -267,3 +267,67 @@ async def test_the_slot_select_saves_the_grams_mid_print(
     await entry.runtime_data.consumption.wait_idle()
     assert len(servers.filaman.consumption_events(chosen)) == 1
     await unload(hass, entry)
+
+
+async def test_the_repair_says_what_went_wrong_and_changes_nothing(
+    hass: HomeAssistant, servers: Servers
+) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    entry = await set_up_entry(hass, servers)
+    task = servers.bambuddy.start_print(servers.printer_id, "Err", {SLOT: 3.0}, duration=2.0)
+    await wait_for(lambda: tray_issues(hass), within=1.0)
+    manager, flow = await fix_flow(hass)
+    # A spool archived in FilaMan meanwhile: the form comes back with Bambuddy untouched.
+    servers.filaman.archive_spool(servers.spool_ids[0])
+    flow = await manager.async_configure(
+        flow["flow_id"], {"filaman_spool": str(servers.spool_ids[0])}
+    )
+    assert flow["type"] == "form"
+    assert flow["errors"] == {"base": "assign_failed"}
+    assert "archived" in flow["description_placeholders"]["error"]
+    assert servers.bambuddy.db.assignment_at(servers.printer_id, *SLOT) is None
+    # FilaMan unreachable before any listing was read: nothing to choose from. (Emptying the
+    # last listing stands in for a Home Assistant that started while FilaMan was down.)
+    servers.filaman.down = True
+    entry.runtime_data.hub.inventory.filaman_spools.clear()  # type: ignore[attr-defined]
+    _manager, flow2 = await fix_flow(hass)
+    assert (flow2["type"], flow2["reason"]) == ("abort", "cannot_connect")
+    servers.filaman.down = False
+    await task
+    await settle(hass, entry)
+    # Just ended: Bambuddy is booking; then the case is answered elsewhere and closes.
+    _manager, flow3 = await fix_flow(hass)
+    assert (flow3["type"], flow3["reason"]) == ("abort", "print_just_ended")
+    await usage_step_passes(hass)
+    manager, menu = await fix_flow(hass)
+    case_id = next(iter(entry.runtime_data.consumption.tray_cases.cases))
+    await entry.runtime_data.consumption.dismiss_tray_case(case_id)
+    flow4 = await manager.async_configure(menu["flow_id"], {"next_step_id": "record"})
+    assert (flow4["type"], flow4["reason"]) == ("abort", "case_closed")
+    await unload(hass, entry)
+
+
+async def test_recording_for_a_spool_filaman_lost_meanwhile(
+    hass: HomeAssistant, servers: Servers
+) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    entry = await set_up_entry(hass, servers)
+    await servers.bambuddy.run_print(servers.printer_id, "Lost", {SLOT: 4.0}, duration=0.2)
+    await settle(hass, entry)
+    await usage_step_passes(hass)
+    manager, flow = await fix_flow(hass)
+    flow = await manager.async_configure(flow["flow_id"], {"next_step_id": "record"})
+    gone = servers.spool_ids[1]
+    servers.filaman.delete_spool_permanent(gone)
+    flow = await manager.async_configure(
+        flow["flow_id"], {"filaman_spool": str(gone), "grams": 4.0}
+    )
+    assert flow["errors"] == {"filaman_spool": "unknown_spool"}
+    servers.filaman.fail_next("GET", r"/spools/\d+$", 503)
+    flow = await manager.async_configure(
+        flow["flow_id"], {"filaman_spool": str(servers.spool_ids[0]), "grams": 4.0}
+    )
+    assert flow["errors"] == {"base": "cannot_connect"}
+    assert len(tray_issues(hass)) == 1  # still there, nothing recorded
+    assert all(remaining(servers, s) == 1000.0 for s in (servers.spool_ids[0],))
+    await unload(hass, entry)
