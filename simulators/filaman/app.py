@@ -25,8 +25,8 @@ from .demo import seed_demo
 from .errors import ApiError
 from .handlers import FilamanHandlers
 from .models import STATUS_ID_BY_KEY, JsonDict, Spool, SpoolEvent
-from .sse import EventBus
 from .state import FilamanState
+from .workers import DEFAULT_WORKERS, Workers
 
 _LOGGER = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -52,10 +52,14 @@ class LateRule:
 class FilamanSimulator:
     """In-memory FilaMan server. See the module docstring of simulators.filaman."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = DEFAULT_WORKERS) -> None:
         self.state = FilamanState()
         self.keys = KeyRing()
-        self.bus = EventBus()
+        self.bus = Workers(workers)
+        """gunicorn's workers (DEPLOYMENTS.md): which one serves a request, and their buses."""
+        self.primary_proxy_failures = False
+        """A newer FilaMan: driver endpoints on a worker that is not the primary may answer 503
+        ``primary_proxy_failed``."""
         self.request_log: list[tuple[str, str]] = []
         self.latency: float = 0.0
         """Seconds every API answer is held back after the request took effect."""
@@ -77,7 +81,9 @@ class FilamanSimulator:
 
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
-        handlers = FilamanHandlers(self.state, self.keys, self.bus)
+        handlers = FilamanHandlers(
+            self.state, self.keys, self.bus, lambda: self.primary_proxy_failures
+        )
         app.add_routes(handlers.routes())
         app.add_routes(control_routes(self))
         return app
@@ -156,6 +162,14 @@ class FilamanSimulator:
     def drop_sse(self) -> None:
         self.bus.drop_all()
 
+    def restart_worker(self, worker: int) -> None:
+        """gunicorn restarts one worker (max requests, a crash): its change streams end."""
+        self.bus.restart(worker)
+
+    def served_by(self, worker: int) -> contextlib.AbstractContextManager[int]:
+        """Make the in-process controls inside act as requests worker ``worker`` served."""
+        return self.bus.serving(worker)
+
     def _take_fault(self, request: web.Request) -> FailRule | None:
         for rule in self._fail_rules:
             if rule.method in {request.method, "*"} and rule.path_regex.search(request.path):
@@ -176,9 +190,11 @@ class FilamanSimulator:
             return web.Response(status=503)
         # Whether a request fails is decided on arrival, like its effect.
         rule = self._take_fault(request)
-        response = (
-            _fault_response(rule) if rule is not None else await self._handle(handler, request)
-        )
+        if rule is not None:
+            response: web.StreamResponse = _fault_response(rule)
+        else:
+            with self.bus.serving():  # nginx hands it to whichever worker wins the accept
+                response = await self._handle(handler, request)
         delay = self.latency + self._take_late(request)
         if delay > 0 and not response.prepared:
             # The real server commits before a slow answer reaches the client: a client

@@ -1,4 +1,4 @@
-"""`python -m simulators filaman --port N [--host H] [--api-key KEY] [--seed-demo]`."""
+"""The FilaMan simulator's command line (``python -m simulators filaman --help``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 
 from .app import FilamanSimulator
+from .workers import DEFAULT_WORKERS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -17,11 +18,18 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key", action="append", default=[], help="pre-register uak.<id>.<secret> (role user)"
     )
     parser.add_argument("--seed-demo", action="store_true", help="fill a demo inventory")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="gunicorn workers, each with its own change stream (default: %(default)s, as "
+        "FilaMan's image runs it)",
+    )
     return parser
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    sim = FilamanSimulator()
+    sim = FilamanSimulator(workers=args.workers)
     for token in args.api_key:
         sim.register_api_key(token, role="user")
     if args.seed_demo:

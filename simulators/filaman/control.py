@@ -159,6 +159,7 @@ def control_routes(sim: FilamanSimulator) -> list[web.RouteDef]:
                 "printers": [ser.printer_detail(p) for p in sim.state.printers.values()],
                 "params": [asdict(p) for p in sim.state.params.values()],
                 "sse_subscribers": sim.bus.subscriber_count,
+                "sse_subscribers_per_worker": sim.bus.streams_per_worker(),
             }
         )
 

@@ -17,7 +17,6 @@ from . import serialize as ser
 from .auth import KeyRing, Principal
 from .errors import coded, not_found
 from .models import STATUS_ID_BY_KEY, Spool
-from .sse import EventBus
 from .state import FilamanState
 from .validation import (
     PAGE,
@@ -31,6 +30,7 @@ from .validation import (
     parse_query,
     raise_if_errors,
 )
+from .workers import PRIMARY_WORKER, Workers
 
 VERSION = "1.2.20"
 API = "/api/v1"
@@ -157,7 +157,14 @@ def _sort_rows[T](rows: list[T], key: Callable[[T], Any], descending: bool) -> l
 
 
 class FilamanHandlers:
-    def __init__(self, state: FilamanState, keys: KeyRing, bus: EventBus) -> None:
+    def __init__(
+        self,
+        state: FilamanState,
+        keys: KeyRing,
+        bus: Workers,
+        primary_proxy_failures: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self._primary_proxy_failures = primary_proxy_failures
         self.state = state
         self.keys = keys
         self.bus = bus
@@ -184,6 +191,14 @@ class FilamanHandlers:
         body_values = parse_body(raw_body, body, errors) if body is not None else {}
         raise_if_errors(errors)
         return Parsed(principal, path, query_values, body_values)
+
+    def _from_primary(self) -> None:
+        """Driver endpoints served by a worker that is not the primary: 1.2.20 answers from
+        shared memory (the same answer); newer releases proxy to the primary and may fail with
+        503 ``primary_proxy_failed`` (FilaMan issue #146), which ``primary_proxy_failures`` turns
+        on."""
+        if self._primary_proxy_failures() and self.bus.current() != PRIMARY_WORKER:
+            raise coded(503, "primary_proxy_failed", "Could not reach the primary worker")
 
     def _user_id(self, parsed: Parsed) -> int | None:
         return parsed.principal.user.id if parsed.principal else None
@@ -670,6 +685,7 @@ class FilamanHandlers:
         parsed = await self._parse(
             request, path_ints=("printer_id",), query={"refresh": QueryParam("int")}
         )
+        self._from_primary()
         return web.json_response(
             ser.driver_health(self.state.get_printer(parsed.path["printer_id"]))
         )
@@ -679,6 +695,7 @@ class FilamanHandlers:
             request, permission="printers:update", path_ints=("printer_id",), body=DRIVER_ACTION
         )
         printer = self.state.get_printer(parsed.path["printer_id"])
+        self._from_primary()
         if not printer.driver_running:
             raise coded(400, "driver_not_running", "Driver is not running for this printer")
         return web.json_response({"success": True, "message": "ok", "data": None})

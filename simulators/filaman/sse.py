@@ -48,6 +48,10 @@ class EventBus:
             except asyncio.QueueFull:
                 self._subscribed.discard(client)  # silent: the stream stays open
 
+    def unsubscribe_all(self) -> None:
+        """Forget every subscriber but leave its stream open: silent from now on."""
+        self._subscribed.clear()
+
     def drop_all(self) -> None:
         """End every open stream (the client sees the connection close)."""
         for client in list(self._streams):

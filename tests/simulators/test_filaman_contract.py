@@ -174,6 +174,21 @@ async def api(sim: FilamanSimulator) -> AsyncIterator[Api]:
         yield Api(session, sim.url, sim.create_api_key("user"))
 
 
+@pytest.fixture
+async def one_worker(socket_enabled: None) -> AsyncIterator[FilamanSimulator]:
+    """FilaMan as one process (``uvicorn app.main:app``): one bus hears every write."""
+    simulator = FilamanSimulator(workers=1)
+    await simulator.start(host="127.0.0.1", port=0)
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+async def api1(one_worker: FilamanSimulator) -> AsyncIterator[Api]:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        yield Api(session, one_worker.url, one_worker.create_api_key("user"))
+
+
 def add_bambu_pla(sim: FilamanSimulator) -> int:
     """The catalogue of the capture: Jade White is colour 1, Bambu Green colour 2."""
     sim.add_color("Jade White", "#FFFFFF")
@@ -876,6 +891,124 @@ async def test_aggregated_clamp_sets_empty(sim: FilamanSimulator, api: Api) -> N
     assert sim.spool(spool_id).status_id == 5  # unlike the non-aggregated clamp
 
 
+# --- behaviour: four gunicorn workers (DEPLOYMENTS.md) ----------------------------------------
+
+
+async def open_streams(api: Api, count: int) -> list[aiohttp.ClientResponse]:
+    """``count`` streams opened at the same moment, each read up to its ``: connected``."""
+    streams = await asyncio.gather(
+        *(api.session.get(f"{api.url}{API}/events/stream") for _ in range(count))
+    )
+    for stream in streams:
+        assert await read_frame(stream) == b": connected\n\n"
+    return list(streams)
+
+
+async def heard(streams: list[aiohttp.ClientResponse]) -> list[bool]:
+    """Which streams received a frame (each at most one) within a short wait."""
+    result = []
+    for stream in streams:
+        try:
+            await read_frame(stream, wait=0.1)
+        except TimeoutError:
+            result.append(False)
+        else:
+            result.append(True)
+    return result
+
+
+async def test_a_stream_hears_only_the_writes_its_worker_served(
+    sim: FilamanSimulator, api: Api
+) -> None:
+    """The image's four workers: streams opened together land on different workers, and a
+    write is heard only on its own worker's streams. The database is shared by all."""
+    assert sim.bus.count == 4
+    spool_id = sim.add_spool(add_bambu_pla(sim))
+    streams = await open_streams(api, 4)
+    try:
+        assert sim.bus.streams_per_worker() == [1, 1, 1, 1]  # the accept race spread them
+        for worker in range(4):
+            with sim.served_by(worker):
+                sim.edit_spool(spool_id, lot_number=f"LOT-{worker}")
+            assert sum(await heard(streams)) == 1  # one stream of the four
+            # Whichever worker serves the read sees the write at once.
+            read = await api.call("GET", f"{API}/spools/{spool_id}")
+            assert read.body["lot_number"] == f"LOT-{worker}"
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+async def test_requests_one_after_another_favour_a_few_workers(
+    sim: FilamanSimulator, api: Api
+) -> None:
+    """Not a round-robin: a free worker early in the wake-up order wins most connections."""
+    spool_id = sim.add_spool(add_bambu_pla(sim))
+    before = list(sim.bus.served)
+    for _ in range(40):
+        await api.call("GET", f"{API}/spools/{spool_id}")
+        await asyncio.sleep(sim.bus.service_time)  # each request finds every worker free
+    served = [after - was for after, was in zip(sim.bus.served, before, strict=True)]
+    assert sum(served) == 40
+    assert max(served) >= 12  # lopsided ...
+    assert served[0] > served[3]  # ... towards the preferred worker
+
+
+async def test_a_restarted_worker_ends_only_its_streams(sim: FilamanSimulator, api: Api) -> None:
+    streams = await open_streams(api, 4)
+    try:
+        sim.restart_worker(2)
+        assert sim.bus.streams_per_worker() == [1, 1, 0, 1]
+        ended = [stream for stream in streams if not await _still_open(stream)]
+        assert len(ended) == 1
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+async def _still_open(stream: aiohttp.ClientResponse) -> bool:
+    try:
+        await asyncio.wait_for(stream.content.read(1), 0.2)
+    except TimeoutError:
+        return True
+    return not stream.content.at_eof()
+
+
+async def test_a_silenced_worker_keeps_its_streams_open_and_quiet(
+    sim: FilamanSimulator, api: Api
+) -> None:
+    """What a queue overflow does (API.md §8), for one worker's subscribers at once."""
+    spool_id = sim.add_spool(add_bambu_pla(sim))
+    streams = await open_streams(api, 4)
+    try:
+        sim.bus.silence(1)
+        assert sim.bus.streams_per_worker() == [1, 0, 1, 1]
+        assert sim.bus.stream_count == 4
+        with sim.served_by(1):
+            sim.edit_spool(spool_id, lot_number="unheard")
+        assert sum(await heard(streams)) == 0
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+async def test_newer_filaman_may_fail_driver_questions_off_the_primary(
+    sim: FilamanSimulator, api: Api
+) -> None:
+    printer = sim.add_printer("P1S", driver_key="bambuddy", driver_running=True)
+    path = f"{API}/printers/{printer}/driver/health"
+    assert (await api.call("GET", path)).status == 200  # 1.2.20: shared memory everywhere
+    sim.primary_proxy_failures = True
+    statuses = {(await api.call("GET", path)).status for _ in range(40)}
+    assert statuses == {200, 503}
+    failed = None
+    while failed is None or failed.status != 503:
+        failed = await api.call("GET", path)
+    assert failed.body == {
+        "detail": {"code": "primary_proxy_failed", "message": "Could not reach the primary worker"}
+    }
+
+
 # --- behaviour: SSE -------------------------------------------------------------------------
 
 
@@ -884,7 +1017,8 @@ async def read_frame(response: aiohttp.ClientResponse, wait: float = 2.0) -> byt
     return await asyncio.wait_for(response.content.readuntil(b"\n\n"), wait)
 
 
-async def test_sse_framing_matches_capture(sim: FilamanSimulator, api: Api) -> None:
+async def test_sse_framing_matches_capture(one_worker: FilamanSimulator, api1: Api) -> None:
+    sim, api = one_worker, api1
     spool_id = sim.add_spool(add_bambu_pla(sim))
     captured = (EXAMPLES / "sse_auth.txt").read_bytes()
     assert captured == (EXAMPLES / "sse_unauth.txt").read_bytes()
@@ -906,7 +1040,8 @@ async def test_sse_framing_matches_capture(sim: FilamanSimulator, api: Api) -> N
         assert b"".join(received) == captured
 
 
-async def test_sse_events_per_kind_of_write(sim: FilamanSimulator, api: Api) -> None:
+async def test_sse_events_per_kind_of_write(one_worker: FilamanSimulator, api1: Api) -> None:
+    sim, api = one_worker, api1
     async with api.session.get(f"{sim.url}{API}/events/stream") as stream:
         assert await read_frame(stream) == b": connected\n\n"
         maker = sim.add_manufacturer("Polymaker")
@@ -927,7 +1062,10 @@ async def test_sse_events_per_kind_of_write(sim: FilamanSimulator, api: Api) -> 
     ]
 
 
-async def test_sse_slow_client_is_silently_unsubscribed(sim: FilamanSimulator, api: Api) -> None:
+async def test_sse_slow_client_is_silently_unsubscribed(
+    one_worker: FilamanSimulator, api1: Api
+) -> None:
+    sim, api = one_worker, api1
     spool_id = sim.add_spool(add_bambu_pla(sim))
     async with api.session.get(f"{sim.url}{API}/events/stream") as stream:
         await read_frame(stream)
