@@ -439,3 +439,66 @@ async def test_recent_events_errors(filaman: FilamanClient, filaman_sim: Filaman
     filaman_sim.fail_next("GET", r"/all-events$", 200, body=[])
     with pytest.raises(ProtocolError):
         await filaman.recent_events()
+
+
+async def test_change_marks_move_with_every_change_every_worker_shares(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    """Two one-item pages: events (a new one, a merged one) and spools (new, archived)."""
+    filament = seed_filament(filaman_sim)
+    spool = filaman_sim.add_spool(filament)
+    filaman_sim.request_log.clear()
+    empty = await filaman.change_marks()
+    assert (empty.events, empty.newest_event, empty.spools, empty.newest_spool) == (
+        0,
+        None,
+        1,
+        spool,
+    )
+    assert sorted(filaman_sim.request_log) == [
+        ("GET", "/api/v1/spools"),
+        ("GET", "/api/v1/spools/all-events"),
+    ]
+    filaman_sim.record_consumption(spool, 5.0, event_at=PRINT_END)
+    weighed = await filaman.change_marks()
+    assert weighed.events == 2  # the consumption, and the spool's new -> opened
+    assert weighed.newest_event is not None
+    filaman_sim.record_consumption(spool, 2.0, event_at=PRINT_END + timedelta(minutes=1))
+    merged = await filaman.change_marks()
+    assert merged.events == 2  # aggregated into the same event ...
+    assert merged != weighed  # ... which moved on
+    new = filaman_sim.add_spool(filament)
+    assert (await filaman.change_marks()).newest_spool == new
+    filaman_sim.archive_spool(new)
+    assert (await filaman.change_marks()).spools == 1
+    filaman_sim.edit_spool(spool, purchase_price=9.99)  # a field edit leaves no mark
+    assert await filaman.change_marks() == await filaman.change_marks()
+
+
+async def test_change_marks_refuse_what_is_not_a_page(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    filaman_sim.fail_next("GET", r"/all-events$", 200, body={"items": []})
+    with pytest.raises(ProtocolError, match="paging envelopes"):
+        await filaman.change_marks()
+
+
+async def test_driver_health_asks_again_when_a_worker_cannot_reach_the_primary(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    """Newer FilaMan: a worker that is not the primary may answer 503 primary_proxy_failed."""
+    printer = filaman_sim.add_printer("P1S", driver_key="bambuddy", driver_running=True)
+    filaman_sim.fail_next(
+        "GET",
+        r"/driver/health$",
+        503,
+        count=2,
+        body={"detail": {"code": "primary_proxy_failed", "message": "no primary"}},
+    )
+    assert (await filaman.driver_health(printer)).running
+    filaman_sim.fail_next("GET", r"/driver/health$", 503, count=4)
+    with pytest.raises(ServerError):
+        await filaman.driver_health(printer)
+    filaman_sim.fail_next("GET", r"/driver/health$", 500)
+    with pytest.raises(ServerError):
+        await filaman.driver_health(printer)  # not a proxy failure: not asked again

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 import logging
 
 import aiohttp
 import pytest
 
+from custom_components.filaman_bambuddy.api.errors import ApiError
 from custom_components.filaman_bambuddy.api.filaman import FilamanClient
 from custom_components.filaman_bambuddy.api.filaman_sse import _SseParser, events, parse_sse_data
 from custom_components.filaman_bambuddy.api.models_filaman import SSE_CONNECTED, SseEvent
@@ -18,6 +19,16 @@ from .conftest import FIXTURES
 
 STEP = 2.0
 SSE_LOGGER = "custom_components.filaman_bambuddy.api.filaman_sse"
+
+
+@pytest.fixture
+async def filaman_sim(socket_enabled: None) -> AsyncIterator[FilamanSimulator]:
+    """One worker: these tests are about one stream's protocol. (What four workers mean for
+    noticing changes is the watcher's business: tests/inventory/test_watcher.py.)"""
+    sim = FilamanSimulator(workers=1)
+    await sim.start(host="127.0.0.1", port=0)
+    yield sim
+    await sim.stop()
 
 
 def feed_all(text: str) -> list[SseEvent]:
@@ -164,3 +175,31 @@ async def test_cancelling_the_consumer_stops_cleanly(
 def test_hostile_nesting_is_skipped_not_raised() -> None:
     # json.loads raises RecursionError, not ValueError, past the interpreter's recursion limit.
     assert parse_sse_data("[" * 100_000) is None
+
+
+async def test_one_stream_of_a_pool_ends_when_the_server_ends_it(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    """``change_stream``: one connection, ``connected`` first, then hints, no reconnect."""
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for event in filaman.change_stream():
+            seen.append(event.event)
+            if event.event == SSE_CONNECTED:
+                filaman_sim.publish_event({"event": "spools_changed"})
+            else:
+                filaman_sim.drop_sse()
+
+    async with asyncio.timeout(STEP):
+        await consume()
+    assert seen == [SSE_CONNECTED, "spools_changed"]
+
+
+async def test_a_stream_that_cannot_open_raises(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    filaman_sim.fail_next("GET", "/events/stream", 502)
+    with pytest.raises(ApiError):
+        async for _event in filaman.change_stream():
+            pass

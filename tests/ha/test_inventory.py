@@ -67,7 +67,8 @@ async def test_two_printers_on_one_server_share_one_hub(
     assert len(hass.data[DATA_HUBS]) == 1
     await wait_for(lambda: state_of(hass, second_entry, "online").state == "on")
     assert len(servers.bambuddy.hub.clients) == 1  # one WebSocket for both printers
-    assert servers.filaman.bus.stream_count == 1  # one FilaMan change stream
+    # One pool of FilaMan change streams for both printers (FilaMan's workers share them).
+    assert servers.filaman.bus.stream_count == hub.watcher.stream_count
 
     results: list[SyncResult] = []
 
@@ -127,8 +128,10 @@ async def test_unloading_one_printer_keeps_the_other_working(
     assert not hub.live.running
     assert not hub.watcher.running
     await wait_for(lambda: not servers.bambuddy.hub.clients)
-    # FilaMan notices a closed stream only when it next writes to it.
-    servers.filaman.publish_event({"event": "spools_changed"})
+    # FilaMan notices a closed stream only when it next writes to it (each worker its own).
+    for worker in range(servers.filaman.bus.count):
+        with servers.filaman.served_by(worker):
+            servers.filaman.publish_event({"event": "spools_changed"})
     await wait_for(lambda: servers.filaman.bus.stream_count == 0)
 
 

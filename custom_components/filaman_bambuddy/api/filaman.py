@@ -10,6 +10,7 @@ elsewhere, give this client a session built with ``aiohttp.DummyCookieJar()``
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +24,9 @@ from yarl import URL
 from . import filaman_sse
 from ._coerce import as_object, objects, to_int
 from ._http import ApiClient, JsonHttp, Parsed
-from .errors import IncompleteListingError, ProtocolError
+from .errors import IncompleteListingError, ProtocolError, ServerError
 from .models_filaman import (
+    ChangeMarks,
     DriverHealth,
     FilamanLocation,
     FilamanPrinter,
@@ -44,6 +46,7 @@ PAGE_SIZE = 200
 MAX_PAGE_SIZE = 200
 EVENT_PAGE_SIZE = 100
 LISTING_ATTEMPTS = 3
+PRIMARY_PROXY_ATTEMPTS = 4
 
 
 class FilamanClient(ApiClient):
@@ -276,11 +279,22 @@ class FilamanClient(ApiClient):
         return FilamanPrinter.from_json(await self._get_object(f"/printers/{printer_id}"))
 
     async def driver_health(self, printer_id: int, refresh: bool = False) -> DriverHealth:
-        """Whether FilaMan's own driver (e.g. its Bambuddy plugin) runs for the printer."""
+        """Whether FilaMan's own driver (e.g. its Bambuddy plugin) runs for the printer.
+
+        Drivers run in FilaMan's primary worker; on newer releases another worker proxies the
+        question and may fail with 503 ``primary_proxy_failed``: transient, so asked again
+        (each request lands on some worker), and never read as an answer.
+        """
         params = {"refresh": 1} if refresh else {}
-        return DriverHealth.from_json(
-            await self._get_object(f"/printers/{printer_id}/driver/health", **params)
-        )
+        for attempt in range(1, PRIMARY_PROXY_ATTEMPTS + 1):
+            try:
+                data = await self._get_object(f"/printers/{printer_id}/driver/health", **params)
+            except ServerError as err:
+                if attempt == PRIMARY_PROXY_ATTEMPTS or err.status != 503:
+                    raise
+                continue
+            return DriverHealth.from_json(data)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def params_export(self, printer_id: int) -> PrinterParams:
         """All spool and filament params of one FilaMan printer in one call.
@@ -310,6 +324,26 @@ class FilamanClient(ApiClient):
             f"/filaments/{filament_id}/printer-params", printer_id=printer_id
         )
         return param_dict([item for item in items if _for_printer(item, printer_id)])
+
+    # --- noticing changes ---------------------------------------------------------
+
+    async def change_marks(self) -> ChangeMarks:
+        """What changes with any edit that leaves a trace every FilaMan worker sees: the newest
+        spool event and the number of events, the number of active spools and the newest id.
+
+        Two one-item pages; a change of any of them means something changed.
+        """
+        events, spools = await asyncio.gather(
+            self._http.request("GET", "/spools/all-events", params={"page": 1, "page_size": 1}),
+            self._http.request("GET", "/spools", params={"page": 1, "page_size": 1}),
+        )
+        return ChangeMarks.from_pages(events, spools)
+
+    def change_stream(self) -> AsyncGenerator[SseEvent]:
+        """One change stream: the hints of the worker it lands on (see ``filaman_sse.stream``)."""
+        return filaman_sse.stream(
+            self._session, self._http.base_url, connect_timeout=self._request_timeout
+        )
 
     # --- change stream ------------------------------------------------------------
 

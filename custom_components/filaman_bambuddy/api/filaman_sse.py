@@ -115,11 +115,27 @@ async def events(
         backoff = min(backoff * 2, backoff_max)
 
 
+async def stream(
+    session: aiohttp.ClientSession, base_url: str | URL, *, connect_timeout: float = 15.0
+) -> AsyncGenerator[SseEvent]:
+    """The events of one connection, ``connected`` first, until the server ends it.
+
+    Raises ``ApiError`` when it cannot be opened or breaks. For a pool of streams whose
+    owner decides when to open new ones (FilaMan's workers each have their own stream).
+    """
+    url = api_url(normalize_base_url(base_url), STREAM_PATH)
+    async with aclosing(
+        _one_connection(session, url, _Connection(), None, connect_timeout)
+    ) as events_of_one:
+        async for event in events_of_one:
+            yield event
+
+
 async def _one_connection(
     session: aiohttp.ClientSession,
     url: URL,
     connection: _Connection,
-    reconnect_every: float,
+    reconnect_every: float | None,
     connect_timeout: float,
 ) -> AsyncGenerator[SseEvent]:
     """Events of one HTTP stream, until the server ends it or ``reconnect_every`` passes."""
@@ -137,7 +153,7 @@ async def _one_connection(
             raise error_for_status(response.status, None, what)
         yield SseEvent(event=SSE_CONNECTED, printer_id=None)
         parser = _SseParser()
-        deadline = loop.time() + reconnect_every
+        deadline = None if reconnect_every is None else loop.time() + reconnect_every
         while True:
             try:
                 async with asyncio.timeout_at(deadline):

@@ -24,6 +24,7 @@ from ._coerce import (
     to_int,
     to_str,
 )
+from .errors import ProtocolError
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +313,47 @@ class PrinterParams:
             driver_key=opt_str(data, "driver_key"),
             filament_params=_params_by_id(data.get("filament_params")),
             spool_params=_params_by_id(data.get("spool_params")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeMarks:
+    """A fingerprint of FilaMan's shared database, cheap to read (two one-item pages).
+
+    A new spool event (a weighing, an adjustment, a consumption, a status change or move) raises
+    ``events``; one merged into an existing event (FilaMan's 5-minute aggregation) changes the
+    newest event's time and grams; a new, archived, restored or deleted spool changes ``spools``
+    or ``newest_spool``. A field edit leaves none of these: only a change stream tells of it.
+    """
+
+    events: int
+    newest_event: tuple[int, str | None, float | None, int] | None
+    spools: int
+    newest_spool: int | None
+
+    @classmethod
+    def from_pages(cls, events_page: Any, spools_page: Any) -> Self:
+        events = as_object(events_page, "/spools/all-events")
+        spools = as_object(spools_page, "/spools")
+        events_total, spools_total = to_int(events.get("total")), to_int(spools.get("total"))
+        if events_total is None or spools_total is None:
+            raise ProtocolError("FilaMan change marks: not paging envelopes")
+        newest = next(iter(objects(events.get("items"))), None)
+        event = None
+        if newest is not None:
+            parsed = SpoolEvent.from_json(newest)
+            event = (
+                parsed.id,
+                parsed.event_at.isoformat() if parsed.event_at else None,
+                parsed.delta_weight_g,
+                parsed.aggregation_count,
+            )
+        first_spool = next(iter(objects(spools.get("items"))), None)
+        return cls(
+            events=events_total,
+            newest_event=event,
+            spools=spools_total,
+            newest_spool=to_int(first_spool.get("id")) if first_spool is not None else None,
         )
 
 
