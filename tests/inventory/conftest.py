@@ -108,6 +108,7 @@ def inventory_coordinator(
     filaman: FilamanClient,
     *,
     filaman_printer_id: int | None = None,
+    sync_interval: timedelta = timedelta(minutes=5),
     **options: Any,
 ) -> InventoryCoordinator:
     """The inventory coordinator of one Bambuddy server, as the hub builds it."""
@@ -117,7 +118,7 @@ def inventory_coordinator(
         filaman,
         name="test inventory",
         filaman_printer_id=filaman_printer_id,
-        sync_interval=timedelta(minutes=5),
+        sync_interval=sync_interval,
         **options,
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 import time
 
 import aiohttp
@@ -27,6 +28,18 @@ from .conftest import inventory_coordinator, wait_until
 from .populate import linked, populate, spool_json
 
 POLL = 0.2  # the tests' poll interval (idle and active): the blind paths in well under a second
+
+
+@pytest.fixture
+async def inventory(
+    hass: HomeAssistant, bambuddy: BambuddyClient, filaman: FilamanClient
+) -> AsyncIterator[InventoryCoordinator]:
+    """The sync interval is an hour here: every change must arrive without it."""
+    coordinator = inventory_coordinator(
+        hass, bambuddy, filaman, filaman_printer_id=1, sync_interval=timedelta(hours=1)
+    )
+    yield coordinator
+    await coordinator.async_shutdown()
 
 
 @pytest.fixture
@@ -101,6 +114,11 @@ async def test_edits_on_every_worker_reach_bambuddy_by_their_stream(
     await wait_until(
         lambda: all(in_step(bambuddy_sim, filaman_sim, s, "cost_per_kg") for s in range(5, 9))
     )
+    # Another filament for a spool (material, colour, maker change at once), on the last worker.
+    asa = filaman_sim.add_filament(filaman_sim.add_manufacturer("Polymaker"), "ASA")
+    with filaman_sim.served_by(3):
+        filaman_sim.edit_spool(1, filament_id=asa)
+    await wait_until(lambda: in_step(bambuddy_sim, filaman_sim, 1, "material"))
     assert watcher.blind_changes == 0
 
 
@@ -192,7 +210,7 @@ async def test_the_one_worker_path_is_as_fast_as_ever(
     single = FilamanSimulator(workers=1)
     await single.start(host="127.0.0.1", port=0)
     client = FilamanClient(session, single.url, single.create_api_key(), request_timeout=2)
-    coordinator = inventory_coordinator(hass, bambuddy, client)
+    coordinator = inventory_coordinator(hass, bambuddy, client, sync_interval=timedelta(hours=1))
     watcher = FilamanChangeWatcher(client, coordinator, poll_active=POLL, poll_idle=POLL)
     try:
         populate(single, count=2, archived=0)
