@@ -259,6 +259,7 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
         self._changes = ChangeFinder()
         self._targeted: asyncio.Task[None] | None = None
         self._targeted_again = False
+        self._hint_without_events = False
         self._echo_window = echo_window
         self._requested = 0  # tickets handed out
         self._served = 0  # tickets a finished run had taken in before it started
@@ -304,13 +305,17 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
         self._next_run()
 
     @callback
-    def async_spools_changed(self) -> None:
+    def async_spools_changed(self, *, events_only: bool = False) -> None:
         """FilaMan says spools changed: update exactly those now (see the module docstring).
 
-        Hints during a targeted pass give it exactly one more pass afterwards.
+        ``events_only``: the caller saw FilaMan's spool events change (the watcher's poll), so
+        a pass that finds no new event has nothing left to do. A change-stream hint may be a
+        field edit, which leaves no event: then only a full sync finds it. Requests during a
+        targeted pass give it exactly one more pass afterwards.
         """
         if self._closed:
             return
+        self._hint_without_events |= not events_only
         if self._targeted is not None and not self._targeted.done():
             self._targeted_again = True
             return
@@ -319,19 +324,23 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
     async def _async_targeted(self) -> None:
         while True:
             self._targeted_again = False
+            may_be_field_edit, self._hint_without_events = self._hint_without_events, False
             # Under the refresh lock: never beside a full run (both write twins).
             async with self._debounced_refresh.async_lock():
-                handled = await self._async_targeted_pass()
-            if not handled:
+                changed = await self._async_targeted_pass()
+            if changed is None or (not changed and may_be_field_edit):
                 self.async_request_sync(REASON_SSE)  # the full sync finds what changed
             if not self._targeted_again:
                 return
 
-    async def _async_targeted_pass(self) -> bool:
-        """One targeted pass; False when only a full run can tell what to do."""
+    async def _async_targeted_pass(self) -> bool | None:
+        """One targeted pass: whether a spool event named a change; ``None`` when only a full
+        run can tell what to do."""
         if not self._changes.primed or (events := await self._recent_events()) is None:
-            return False
+            return None
         spool_ids = self._changes.changed_spools(events)
+        if spool_ids is None:
+            return None
         if not spool_ids:
             return False
         self.running = True
@@ -343,7 +352,7 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
             self.running = False
             self._echo_until = self.hass.loop.time() + self._echo_window
         if result is None:
-            return False
+            return None
         self._record(result)
         self.async_update_listeners()
         return True

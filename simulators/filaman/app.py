@@ -61,6 +61,8 @@ class FilamanSimulator:
         """A newer FilaMan: driver endpoints on a worker that is not the primary may answer 503
         ``primary_proxy_failed``."""
         self.request_log: list[tuple[str, str]] = []
+        self.sent_bytes = 0
+        """Bytes of API answer bodies sent (streams not counted), for the bench's idle load."""
         self.latency: float = 0.0
         """Seconds every API answer is held back after the request took effect."""
         self.down: bool = False
@@ -84,6 +86,7 @@ class FilamanSimulator:
         handlers = FilamanHandlers(
             self.state, self.keys, self.bus, lambda: self.primary_proxy_failures
         )
+        self.handlers = handlers
         app.add_routes(handlers.routes())
         app.add_routes(control_routes(self))
         return app
@@ -159,6 +162,11 @@ class FilamanSimulator:
                 return rule.seconds
         return 0.0
 
+    @property
+    def listing_pages(self) -> int:
+        """Pages of more than one spool served so far (listings, as a full sync reads them)."""
+        return self.handlers.listing_pages
+
     def drop_sse(self) -> None:
         self.bus.drop_all()
 
@@ -195,6 +203,8 @@ class FilamanSimulator:
         else:
             with self.bus.serving():  # nginx hands it to whichever worker wins the accept
                 response = await self._handle(handler, request)
+        if isinstance(response, web.Response) and response.body is not None:
+            self.sent_bytes += len(response.body)  # type: ignore[arg-type]
         delay = self.latency + self._take_late(request)
         if delay > 0 and not response.prepared:
             # The real server commits before a slow answer reaches the client: a client

@@ -165,6 +165,8 @@ class FilamanHandlers:
         primary_proxy_failures: Callable[[], bool] = lambda: False,
     ) -> None:
         self._primary_proxy_failures = primary_proxy_failures
+        self.listing_pages = 0
+        """Pages of more than one spool served (a listing, not a one-item look)."""
         self.state = state
         self.keys = keys
         self.bus = bus
@@ -294,6 +296,8 @@ class FilamanHandlers:
 
     async def list_spools(self, request: web.Request) -> web.Response:
         q = (await self._parse(request, query=SPOOL_LIST_QUERY)).query
+        if q["page_size"] > 1:
+            self.listing_pages += 1
         rows = sorted(self.state.spools.values(), key=lambda s: s.id)
         rows = [s for s in rows if self._spool_matches(s, q)]
         rows = _sort_rows(rows, self._spool_sort_key(q["sort_by"]), q["sort_order"] == "desc")

@@ -168,7 +168,7 @@ class RecordingRunner:
     def async_request_sync(self, reason: str) -> None:
         self.reasons.append(reason)
 
-    def async_spools_changed(self) -> None:
+    def async_spools_changed(self, *, events_only: bool = False) -> None:
         self.reasons.append("filaman_sse")
 
 

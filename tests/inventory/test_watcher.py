@@ -256,7 +256,7 @@ class _FlakyRequester:
         if len(self.requests) == 1:
             raise RuntimeError("inventory bug")
 
-    def async_spools_changed(self) -> None:
+    def async_spools_changed(self, *, events_only: bool = False) -> None:
         self.requests.append("spools_changed")
 
 

@@ -60,8 +60,9 @@ class SyncRequester(Protocol):
     def async_request_sync(self, reason: str) -> None:
         """A full sync soon."""
 
-    def async_spools_changed(self) -> None:
-        """Some spools changed: find and update just those (or fall back to a full sync)."""
+    def async_spools_changed(self, *, events_only: bool = False) -> None:
+        """Some spools changed: find and update just those (or fall back to a full sync);
+        ``events_only``: FilaMan's spool events changed, so no full sync is needed for it."""
 
 
 @dataclass(eq=False)
@@ -216,12 +217,12 @@ class FilamanChangeWatcher:
         elif name in SYNC_EVENTS:
             self._request(REASON_SSE)  # a filament, maker or colour touches all its spools
 
-    def _request(self, full_sync_reason: str | None) -> None:
+    def _request(self, full_sync_reason: str | None, *, events_only: bool = False) -> None:
         """A full sync for ``full_sync_reason``, else the targeted path (a bug there is logged,
         never the end of watching)."""
         try:
             if full_sync_reason is None:
-                self._syncer.async_spools_changed()
+                self._syncer.async_spools_changed(events_only=events_only)
             else:
                 self._syncer.async_request_sync(full_sync_reason)
         except Exception:
@@ -254,17 +255,24 @@ class FilamanChangeWatcher:
             if previous is None or now_marks == previous:
                 continue
             self._last_change = polled_at
-            if self._last_hint >= since:
-                continue  # a stream told of it: the coordinator is on it already
-            self._blind_change(previous, now_marks)
+            # Handled whether or not a stream told of it: a hint for another edit in the same
+            # second may have been handled before this change was made.
+            if (now_marks.spools, now_marks.newest_spool) != (
+                previous.spools,
+                previous.newest_spool,
+            ):
+                self._request(REASON_POLL)  # a new, archived or deleted spool: a full sync
+            if (now_marks.events, now_marks.newest_event) != (
+                previous.events,
+                previous.newest_event,
+            ):
+                self._request(None, events_only=True)  # what the newest events name
+            if self._last_hint < since:
+                self._blind_change()
 
-    def _blind_change(self, before: ChangeMarks, now: ChangeMarks) -> None:
-        """A change no stream told of: handle it, and open streams that cover every worker."""
+    def _blind_change(self) -> None:
+        """A change no stream told of: open streams that cover every worker."""
         self.blind_changes += 1
-        if (now.spools, now.newest_spool) != (before.spools, before.newest_spool):
-            self._request(REASON_POLL)  # a new, archived or deleted spool
-        else:
-            self._request(None)
         loop = asyncio.get_running_loop()
         since_opened = loop.time() - self._opened_at
         if since_opened < self._reopen_at_most_every:
