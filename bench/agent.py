@@ -3,8 +3,10 @@
 One JSON command per stdin line, one JSON answer per stdout line:
 
 * ``{"cmd": "setup", "style": "ours"|"plugin", "bambuddy_url", "bambuddy_key", "filaman_url",
-  "filaman_key", "printer_id", "sleep_pauses", "change_path": "targeted"|"full"}``; ``full``
-  routes every FilaMan change hint to a full sync, as before the targeted path existed.
+  "filaman_key", "printer_id", "sleep_pauses", "change_path": "targeted"|"full",
+  "change_watch": "pool"|"one_stream"}``; ``full`` routes every FilaMan change hint to a full
+  sync, as before the targeted path existed; ``one_stream`` watches FilaMan with one change
+  stream and no poll, as before FilaMan's workers were taken into account.
 * ``{"cmd": "sync"}`` → ``{"wall_s", "result", "rss_before_kib", "rss_kib"}``: one inventory sync,
   ours (:class:`InventoryCoordinator`, in a Home Assistant core started the way its own tests
   start one) or the plugin-style baseline.
@@ -45,6 +47,14 @@ from custom_components.filaman_bambuddy.inventory.watcher import FilamanChangeWa
 from .memory import rss_kib
 from .plugin_style import plugin_sync
 
+# The previous design: one change stream (reconnected every 10 minutes) and no poll.
+ONE_STREAM: dict[str, Any] = {
+    "streams": 1,
+    "poll_active": 1e9,
+    "poll_idle": 1e9,
+    "refresh_every": 600.0,
+}
+
 
 class _FullListingPath:
     """The watcher's target with the targeted path switched off: every hint is a full sync."""
@@ -55,7 +65,7 @@ class _FullListingPath:
     def async_request_sync(self, reason: str) -> None:
         self._coordinator.async_request_sync(reason)
 
-    def async_spools_changed(self) -> None:
+    def async_spools_changed(self, *, events_only: bool = False) -> None:
         self._coordinator.async_request_sync("filaman_sse")
 
 
@@ -78,8 +88,11 @@ class Agent:
             sync_interval=timedelta(hours=1),
         )
         full_path = setup.get("change_path", "targeted") == "full"
+        one_stream = setup.get("change_watch", "pool") == "one_stream"
         self.watcher = FilamanChangeWatcher(
-            self.filaman, _FullListingPath(self.runner) if full_path else self.runner
+            self.filaman,
+            _FullListingPath(self.runner) if full_path else self.runner,
+            **(ONE_STREAM if one_stream else {}),
         )
         self.live = BambuddyLiveSession(self.bambuddy, reconnect_interval=5)
         self.consumption = ConsumptionProcessor(

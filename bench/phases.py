@@ -7,6 +7,9 @@ import random
 import time
 from typing import Any
 
+import aiohttp
+
+from custom_components.filaman_bambuddy.inventory.watcher import ACTIVE_FOR
 from simulators.bambuddy import slots
 
 from .child import Child, run_once
@@ -175,6 +178,187 @@ async def measure_ours(size: int, edits: int, prints: int, seed: int) -> dict[st
         "full_listing": full_listing,
         "consumption": summary(consumption) | {"samples_s": [round(s, 4) for s in consumption]},
     }
+
+
+# --- FilaMan as its image runs it: four workers, every kind of change -----------------------------
+
+WORKER_KINDS = ("weighing", "adjustment", "price", "filament", "new_spool", "archived")
+LATE_S = 10.0  # a change later than this counts as late (and the clock stops)
+IDLE_S = 60.0  # how long the idle load is measured (nothing changes meanwhile)
+ONE_STREAM_SAMPLES = 2  # per kind of change, for the previous design
+
+
+class _FilamanUi:
+    """Edits made the way FilaMan's web UI makes them: REST requests through its workers."""
+
+    def __init__(self, session: aiohttp.ClientSession, servers: Servers, key: str) -> None:
+        self.session = session
+        self.servers = servers
+        self.headers = {"Authorization": f"ApiKey {key}"}
+        self.base = f"{servers.filaman.url}/api/v1"
+
+    async def call(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        async with self.session.request(
+            method, self.base + path, json=body, headers=self.headers
+        ) as response:
+            response.raise_for_status()
+            return await response.json() if response.status != 204 else None
+
+    async def edit(self, kind: str, spool_id: int, rng: random.Random) -> int:
+        """One edit of ``kind``; returns the FilaMan spool it is about."""
+        spool = self.servers.filaman.spool(spool_id)
+        if kind == "weighing":
+            gross = (spool.remaining_weight_g or 500.0) - 1.25 + (spool.empty_spool_weight_g or 0)
+            await self.call(
+                "POST", f"/spools/{spool_id}/measurements", {"measured_weight_g": gross}
+            )
+        elif kind == "adjustment":
+            await self.call(
+                "POST",
+                f"/spools/{spool_id}/adjustments",
+                {"adjustment_type": "relative", "delta_weight_g": -2.0},
+            )
+        elif kind == "price":
+            await self.call("PATCH", f"/spools/{spool_id}", {"purchase_price": rng.randint(15, 40)})
+        elif kind == "filament":
+            others = [f for f in self.servers.filament_ids if f != spool.filament_id]
+            await self.call("PATCH", f"/spools/{spool_id}", {"filament_id": rng.choice(others)})
+        elif kind == "new_spool":
+            created = await self.call(
+                "POST",
+                "/spools",
+                {"filament_id": spool.filament_id, "initial_total_weight_g": 1250.0},
+            )
+            return int(created["id"])
+        elif kind == "archived":
+            await self.call("DELETE", f"/spools/{spool_id}", {})
+        return spool_id
+
+
+def _twin_state(servers: Servers, filaman_id: int) -> tuple[Any, ...] | None:
+    """What Bambuddy holds for a FilaMan spool (``None``: no active twin)."""
+    note = f"filaman:{filaman_id}"
+    for twin in servers.bambuddy.db.spools.values():
+        if twin.fields.get("note") == note and twin.archived_at is None:
+            fields = twin.fields
+            return (
+                fields.get("weight_used"),
+                fields.get("cost_per_kg"),
+                fields.get("material"),
+                fields.get("rgba"),
+            )
+    return None
+
+
+async def _until_in_bambuddy(servers: Servers, filaman_id: int, before: Any) -> float | None:
+    """Seconds until Bambuddy's twin changed from ``before``; ``None`` if not within LATE_S."""
+    started = time.perf_counter()
+    deadline = started + LATE_S
+    while time.perf_counter() < deadline:
+        if _twin_state(servers, filaman_id) != before:
+            return time.perf_counter() - started
+        await asyncio.sleep(POLL_S)
+    return None
+
+
+async def _kinds(
+    ui: _FilamanUi, servers: Servers, per_kind: int, rng: random.Random
+) -> dict[str, Any]:
+    """Every kind of change, one at a time; each timed until its effect is in Bambuddy."""
+    results: dict[str, Any] = {}
+    usable = list(servers.spool_ids)
+    rng.shuffle(usable)
+    for kind in WORKER_KINDS:
+        samples: list[float] = []
+        late = 0
+        for _ in range(per_kind):
+            await _quiet(servers)
+            spool_id = usable.pop()
+            # A new spool's twin is compared with "none yet"; the rest with the twin as it was.
+            before = None if kind == "new_spool" else _twin_state(servers, spool_id)
+            started = time.perf_counter()
+            about = await ui.edit(kind, spool_id, rng)
+            if await _until_in_bambuddy(servers, about, before) is None:
+                late += 1
+                samples.append(LATE_S)
+            else:
+                samples.append(time.perf_counter() - started)
+        results[kind] = summary(samples) | {
+            "late": late,
+            "samples_s": [round(value, 4) for value in samples],
+        }
+    return results
+
+
+async def _burst_of_weighings(
+    ui: _FilamanUi, servers: Servers, rng: random.Random
+) -> dict[str, Any]:
+    """``BURST`` spools weighed at the same moment (each request to some worker)."""
+    await _quiet(servers)
+    synced = [spool_id for spool_id in servers.spool_ids if _twin_state(servers, spool_id)]
+    chosen = rng.sample(synced, min(BURST, len(synced)))  # not the ones archived just now
+    before = {spool_id: _twin_state(servers, spool_id) for spool_id in chosen}
+    started = time.perf_counter()
+    await asyncio.gather(*(ui.edit("weighing", spool_id, rng) for spool_id in chosen))
+    landed: dict[int, float] = {}
+    deadline = started + LATE_S
+    while len(landed) < len(chosen) and time.perf_counter() < deadline:
+        for spool_id in chosen:
+            if spool_id not in landed and _twin_state(servers, spool_id) != before[spool_id]:
+                landed[spool_id] = time.perf_counter() - started
+        await asyncio.sleep(POLL_S)
+    samples = [landed.get(spool_id, LATE_S) for spool_id in chosen]
+    return summary(samples) | {"edits": len(chosen), "late": len(chosen) - len(landed)}
+
+
+async def _idle_load(servers: Servers, seconds: float) -> dict[str, Any]:
+    """What watching costs FilaMan while nothing changes: requests, bytes, full listings.
+
+    Measured once the watcher has gone idle (a minute after the last change)."""
+    await _quiet(servers)
+    await asyncio.sleep(ACTIVE_FOR + 1)
+    filaman = servers.filaman
+    servers.clear_logs()
+    sent_before, pages_before = filaman.sent_bytes, filaman.listing_pages
+    await asyncio.sleep(seconds)
+    per_minute = 60.0 / seconds
+    return {
+        "seconds": seconds,
+        "requests_per_min": round(len(filaman.request_log) * per_minute, 1),
+        "bytes_per_min": round((filaman.sent_bytes - sent_before) * per_minute),
+        "requests": servers.requests(),
+        "listing_pages": filaman.listing_pages - pages_before,
+        "open_streams": filaman.bus.stream_count,
+    }
+
+
+async def measure_workers(size: int, per_kind: int, seed: int, idle_s: float) -> dict[str, Any]:
+    """Every kind of FilaMan change at four workers: our stream pool and poll against the one
+    stream of the previous design, in the same run (fresh simulators for each)."""
+    designs: dict[str, Any] = {}
+    # The one-stream design misses most changes (each then costs LATE_S): fewer samples.
+    for design, samples in (("pool", per_kind), ("one_stream", ONE_STREAM_SAMPLES)):
+        servers = await start_servers(size)
+        agent = await Child.start("bench.agent")
+        try:
+            async with aiohttp.ClientSession() as session:
+                ui = _FilamanUi(session, servers, servers.filaman.create_api_key("admin"))
+                await agent.call(**_setup(servers, "ours", change_watch=design))
+                await agent.call(cmd="sync")
+                await agent.call(cmd="watch")
+                rng = random.Random(seed)
+                result = {
+                    "kinds": await _kinds(ui, servers, samples, rng),
+                    "burst": await _burst_of_weighings(ui, servers, rng),
+                    "workers_served": list(servers.filaman.bus.served),
+                }
+                if design == "pool" and idle_s:
+                    result["idle"] = await _idle_load(servers, idle_s)
+                designs[design] = result
+        finally:
+            await agent.close()
+            await servers.stop()
+    return {"spools": size, "workers": 4, **designs}
 
 
 async def measure_plugin(size: int) -> dict[str, Any]:

@@ -15,6 +15,18 @@ PLUGIN_COOLDOWN_S = 60.0
 PROPAGATION_GOAL_S = 0.150  # p95 of single edits at 5,000 spools (issue 14)
 BURST_GOAL_S = 2.0  # 50 edits at once, all landed
 LOOP_BLOCK_GOAL_MS = 50.0
+# FilaMan at four workers (issue 19): a weighing or adjustment, and every other change.
+EVENT_GOAL_S = 1.0
+CHANGE_GOAL_S = 3.0
+LATE_GOAL_S = 10.0
+KIND_NAMES = {
+    "weighing": "weighing (measurement)",
+    "adjustment": "adjustment",
+    "price": "price edit (no spool event)",
+    "filament": "filament change (no spool event)",
+    "new_spool": "new spool",
+    "archived": "archived spool",
+}
 BURST_LOOP_BLOCK_GOAL_MS = 20.0
 
 
@@ -84,8 +96,22 @@ def headline(data: dict[str, Any]) -> dict[str, Any]:
                 "plugin_propagation_s": round(_plugin_propagation_s(plugin), 3),
             }
         )
+    for row, workers in zip(rows, data.get("workers", []), strict=False):
+        pool = workers["pool"]["kinds"]
+        row["workers_event_p95_s"] = max(pool[k]["p95_s"] for k in ("weighing", "adjustment"))
+        row["workers_change_p95_s"] = max(
+            pool[k]["p95_s"] for k in ("price", "filament", "new_spool", "archived")
+        )
+        row["workers_max_s"] = max(kind["max_s"] for kind in pool.values())
+        row["workers_late"] = sum(kind["late"] for kind in pool.values())
+        row["workers_burst_all_s"] = workers["pool"]["burst"]["max_s"]
+        one = workers["one_stream"]["kinds"]
+        row["one_stream_late"] = sum(kind["late"] for kind in one.values())
+        row["one_stream_n"] = sum(kind["n"] for kind in one.values())
+    idle = next((w["pool"]["idle"] for w in data.get("workers", []) if "idle" in w["pool"]), None)
     ha = data["home_assistant"]
     return {
+        "idle_load": idle,
         "sizes": rows,
         "ha_spools": ha["spools"],
         "ha_setup_s": ha["setup_s"],
@@ -132,6 +158,33 @@ def render_readme_section(data: dict[str, Any]) -> str:
             f"{_s(row['consumption_p95_s'])} | {_s(row['plugin_initial_s'])} / "
             f"{row['plugin_idle_writes']:,} / ≥ {_s(row['plugin_propagation_s'])} |"
         )
+    if head["sizes"] and "workers_event_p95_s" in head["sizes"][0]:
+        lines += [
+            "",
+            "FilaMan run as its image runs it (four workers, each with its own change stream), "
+            "every change made through its API the way its UI makes it:",
+            "",
+            "| FilaMan spools | weighing, adjustment p95 | field edit, new, archived spool p95 "
+            "| slowest | 50 weighed at once: all landed | one stream (before): late of all |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in head["sizes"]:
+            lines.append(
+                f"| {row['spools']:,} | {_s(row['workers_event_p95_s'])} | "
+                f"{_s(row['workers_change_p95_s'])} | {_s(row['workers_max_s'])} | "
+                f"{_s(row['workers_burst_all_s'])} | {row['one_stream_late']} of "
+                f"{row['one_stream_n']} later than {LATE_GOAL_S:.0f} s |"
+            )
+        idle = head["idle_load"]
+        if idle is not None:
+            lines += [
+                "",
+                f"Watching costs FilaMan, while nothing changes: {idle['requests_per_min']:g} "
+                f"requests and {idle['bytes_per_min'] / 1024:.0f} KiB a minute, "
+                f"{idle['open_streams']} open change streams that carry nothing, and "
+                f"{idle['listing_pages']} spool listings (measured over {idle['seconds']:.0f} s at "
+                f"{head['sizes'][-1]['spools']:,} spools).",
+            ]
     lines += [
         "",
         f"Inside Home Assistant, setting up an entry takes {_s(head['ha_setup_s'])}; its first "
@@ -255,6 +308,7 @@ def render_markdown(data: dict[str, Any]) -> str:
         f"within {PLUGIN_COOLDOWN_S:.0f} s of its last sync and sees only commits made in its "
         "own server worker.",
         "",
+        *_workers_section(data),
         "## Consumption (`spool_usage_logged` → FilaMan debit)",
         "",
         f"{settings['prints']} simulated prints per size, one at a time, each using "
@@ -335,6 +389,69 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += _requests_table(f"{size}, idle sync", ours["idle"]["requests"])
         lines += _requests_table(f"{size}, plugin-style idle sync", plugin["idle"]["requests"])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _workers_section(data: dict[str, Any]) -> list[str]:
+    """FilaMan at four workers: every kind of change, the pool against one stream."""
+    if not data.get("workers"):
+        return []
+    settings = data["settings"]
+    lines = [
+        "## FilaMan as its image runs it: four workers",
+        "",
+        "FilaMan's Docker image starts four gunicorn workers behind nginx; each worker's change "
+        "stream hears only the writes that worker served, and nginx hands every request to "
+        "whichever worker wins the accept race (lopsided: a free worker early in the kernel's "
+        "wake-up order wins most). The FilaMan simulator runs that way here. Each change is made "
+        "through FilaMan's REST API, one at a time after the last settled, as its web UI makes "
+        "it, and timed until Bambuddy holds it; a change not there after "
+        f"{settings['late_s']:.0f} s counts as late and as {settings['late_s']:.0f} s. *Pool* is "
+        "the integration (six change streams opened together, plus a poll of the newest spool "
+        "event and the spool count); *one stream* is the design before it (one change stream, "
+        "no poll), measured in the same run. Lot numbers are not in Bambuddy's spools, so a lot "
+        "number edit has nothing to reach; price and filament changes stand for field edits.",
+        "",
+        f"Goals: a weighing or adjustment p95 ≤ {EVENT_GOAL_S:.0f} s; a field edit, a new and an "
+        f"archived spool p95 ≤ {CHANGE_GOAL_S:.0f} s and none later than {LATE_GOAL_S:.0f} s; "
+        f"50 edits at once all within {CHANGE_GOAL_S:.0f} s.",
+        "",
+    ]
+    for workers in data["workers"]:
+        pool, one = workers["pool"], workers["one_stream"]
+        lines += [
+            f"**{workers['spools']:,} spools** ({settings['per_kind']} of each change with the "
+            f"pool, {settings['one_stream_per_kind']} with one stream; connections each worker "
+            f"took: {', '.join(str(n) for n in pool['workers_served'])})",
+            "",
+            "| change | pool p50 | p95 | max | late | one stream p50 | p95 | late |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for kind, name in KIND_NAMES.items():
+            ours, before = pool["kinds"][kind], one["kinds"][kind]
+            lines.append(
+                f"| {name} | {_s(ours['p50_s'])} | {_s(ours['p95_s'])} | {_s(ours['max_s'])} | "
+                f"{ours['late']} | {_s(before['p50_s'])} | {_s(before['p95_s'])} | "
+                f"{before['late']} of {before['n']} |"
+            )
+        lines.append(
+            f"| 50 weighed at once | {_s(pool['burst']['p50_s'])} | {_s(pool['burst']['p95_s'])} "
+            f"| {_s(pool['burst']['max_s'])} | {pool['burst']['late']} | "
+            f"{_s(one['burst']['p50_s'])} | {_s(one['burst']['p95_s'])} | "
+            f"{one['burst']['late']} of {one['burst']['n']} |"
+        )
+        lines.append("")
+        idle = pool.get("idle")
+        if idle:
+            lines += [
+                f"Idle load at {workers['spools']:,} spools, a minute after the last change, "
+                f"over {idle['seconds']:.0f} s: {idle['requests_per_min']:g} requests/min, "
+                f"{idle['bytes_per_min']:,} bytes/min of answers, {idle['listing_pages']} spool "
+                f"listing pages, {idle['open_streams']} open (silent) change streams. A Pi-class "
+                "FilaMan answers each poll with two one-row queries and two counts.",
+                "",
+            ]
+            lines += _requests_table("Requests while idle", idle["requests"])
+    return lines
 
 
 def write_all(data: dict[str, Any], repo: Path) -> None:

@@ -31,6 +31,7 @@ class Servers:
     filaman_key: str
     printer_id: int
     spool_ids: list[int]
+    filament_ids: list[int]
 
     @property
     def bambuddy_url(self) -> str:
@@ -66,7 +67,9 @@ def path_shape(path: str) -> str:
 
 
 async def start_servers(spool_count: int) -> Servers:
-    """Both simulators on loopback: one printer with an AMS, ``spool_count`` FilaMan spools."""
+    """Both simulators on loopback: one printer with an AMS, ``spool_count`` FilaMan spools.
+
+    FilaMan runs as its image runs it (four workers, each with its own change stream)."""
     bambuddy = BambuddySimulator(ws_usage_delay=0.0, assign_verify_delay=0.01)
     filaman = FilamanSimulator()
     await bambuddy.start(host="127.0.0.1", port=0)
@@ -100,4 +103,5 @@ async def start_servers(spool_count: int) -> Servers:
         filaman_key=filaman.create_api_key(),
         printer_id=printer_id,
         spool_ids=spool_ids,
+        filament_ids=filaments,
     )
