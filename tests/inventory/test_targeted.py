@@ -7,6 +7,7 @@ gives (``spools_changed``).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -57,6 +58,31 @@ async def test_a_weighed_spool_reaches_its_twin_without_a_listing(
         1,
         f"filaman_change: {spool}",
     )
+
+
+async def test_the_poll_s_nudge_after_a_handled_edit_costs_no_listing(
+    inventory: InventoryCoordinator,
+    filaman_sim: FilamanSimulator,
+    bambuddy_sim: BambuddySimulator,
+) -> None:
+    """The watcher's poll reports every new spool event, also ones a hint already brought:
+    a pass that finds nothing new then has nothing to do (a hint would mean a field edit)."""
+    spool = (await synced(inventory, filaman_sim))[0]
+    filaman_sim.record_measurement(spool, 1250.0 - 40.0)
+    inventory.async_spools_changed()
+    await wait_until(lambda: twin_used(bambuddy_sim, spool) == 40.0)
+    await wait_until(lambda: not inventory.running)
+    runs, reads = inventory.run_count, listings(filaman_sim, bambuddy_sim)
+    looks = filaman_sim.request_log.count(("GET", "/api/v1/spools/all-events"))
+    inventory.async_spools_changed(events_only=True)
+    await wait_until(
+        lambda: filaman_sim.request_log.count(("GET", "/api/v1/spools/all-events")) == looks + 1
+    )
+    await asyncio.sleep(0.4)  # longer than the debounce a full sync would wait out
+    assert (inventory.run_count, listings(filaman_sim, bambuddy_sim)) == (runs, reads)
+    # The same nothing-new from a change stream: a field edit, which a full sync finds.
+    inventory.async_spools_changed()
+    await wait_until(lambda: inventory.run_count == runs + 1 and not inventory.running)
 
 
 async def test_a_burst_of_edits_costs_small_round_trips_not_listings(
