@@ -10,12 +10,14 @@ another colour loaded): the re-read shows it at once, and the log says so once p
 
 :class:`InventoryCoordinator` runs the FilaMan → Bambuddy sync of one Bambuddy server, shared by
 its printers' entries: every sync interval, and on request (FilaMan's change stream, Bambuddy's
-``inventory_changed`` and ``spool_auto_assigned``, the Sync now button and action). Requests are
-debounced, so a burst of changes costs one run. Every request takes a ticket; a run serves the
-tickets taken before it started. So a change that arrives while a run is in progress is never
-lost: that run is followed by exactly one more (Home Assistant's debouncer alone would drop it,
-as it treats the run in progress as covering it); callers waiting at once share one run; and a
-debounced request that a later run already served costs nothing. Its data is the last complete
+``inventory_changed`` and ``spool_auto_assigned``, the Sync now button and action). It schedules
+its runs itself, next to a plain coordinator (no interval, no debouncer of its own), and starts
+each through the public ``async_refresh``. Requests are debounced, so a burst of changes costs
+one run. Every request takes a ticket; a run serves the tickets taken before it started. So a
+change that arrives while a run is in progress is never lost: that run is followed by exactly one
+more (a debouncer alone would drop it, as it treats the run in progress as covering it); callers
+waiting at once share one run; and a debounced request that a later run already served costs
+nothing. One lock keeps runs and targeted passes from overlapping. Its data is the last complete
 sync; an incomplete one goes through the coordinator's error path (logged once, recovery once).
 
 A FilaMan spool edit takes a shorter path (:meth:`InventoryCoordinator.async_spools_changed`): the
@@ -31,13 +33,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .api import ApiError, AuthenticationError, BambuddyClient, FilamanClient
@@ -244,10 +247,15 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
             # Shared by the entries of every printer on the server: it belongs to none of them.
             config_entry=None,
             name=name,
-            update_interval=sync_interval,
-            request_refresh_debouncer=Debouncer(hass, _LOGGER, cooldown=debounce, immediate=False),
+            # Runs are scheduled below (requests, follow-ups, the interval), each one through
+            # the public async_refresh, so the coordinator keeps no timer of its own.
+            update_interval=None,
         )
-        self._debounced_refresh.function = self._async_refresh_if_requested
+        self.sync_interval = sync_interval
+        self._run_lock = asyncio.Lock()  # one run at a time: full runs and targeted passes
+        self._debounce = debounce
+        self._debounce_timer: asyncio.TimerHandle | None = None
+        self._stop_interval: CALLBACK_TYPE | None = None
         self._sync_run = SyncRun(
             bambuddy,
             filaman,
@@ -289,12 +297,34 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
     # --- requests -----------------------------------------------------------------------
 
     @callback
+    def async_start_interval(self) -> None:
+        """Run every sync interval from now on (the hub's first run is its own request)."""
+        if self._stop_interval is None and not self._closed:
+            self._stop_interval = async_track_time_interval(
+                self.hass, self._interval_due, self.sync_interval, name=f"{self.name} interval"
+            )
+
+    @callback
+    def _interval_due(self, _now: datetime) -> None:
+        self._take_ticket(None)
+        self._next_run()
+
+    @callback
     def async_request_sync(self, reason: str) -> None:
-        """Something changed: one debounced run soon (never lost if a run is in progress)."""
+        """Something changed: one debounced run soon (never lost if a run is in progress).
+
+        The first request starts the debounce; those within it share the run that ends it.
+        """
         if self._closed:
             return
         self._note(reason)
-        self._debounced_refresh.async_schedule_call()
+        if self._debounce_timer is None:
+            self._debounce_timer = self.hass.loop.call_later(self._debounce, self._debounced)
+
+    @callback
+    def _debounced(self) -> None:
+        self._debounce_timer = None
+        self._next_run()
 
     @callback
     def async_sync_soon(self, reason: str) -> None:
@@ -325,8 +355,8 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
         while True:
             self._targeted_again = False
             may_be_field_edit, self._hint_without_events = self._hint_without_events, False
-            # Under the refresh lock: never beside a full run (both write twins).
-            async with self._debounced_refresh.async_lock():
+            # Never beside a full run (both write twins).
+            async with self._run_lock:
                 changed = await self._async_targeted_pass()
             if changed is None or (not changed and may_be_field_edit):
                 self.async_request_sync(REASON_SSE)  # the full sync finds what changed
@@ -388,8 +418,13 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
 
     def _note(self, reason: str) -> None:
         """Take a ticket for ``reason``: the next run to start serves it."""
+        self._take_ticket(reason)
+
+    def _take_ticket(self, reason: str | None) -> None:
+        """``None``: the interval's ticket (its run is reported as "interval")."""
         self._requested += 1
-        self._reasons.append(reason)
+        if reason is not None:
+            self._reasons.append(reason)
         if self.running:
             self._changed_during_run = True
 
@@ -411,22 +446,16 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
         return self._next_refresh
 
     async def _async_run_if_owed(self) -> None:
-        """A run if some ticket is still unserved once the refresh lock is ours.
+        """A run if some ticket is still unserved once the run lock is ours.
 
-        Whoever gets the lock first (a waiting caller, the follow-up of a busy run) serves
-        every ticket taken so far; the others find nothing owed and return.
+        Whoever gets the lock first (a waiting caller, the debounced request, the interval,
+        the follow-up of a busy run) serves every ticket taken so far; the others find
+        nothing owed and return. The run goes through the coordinator's public refresh, which
+        keeps its data, listeners and the log-once of failures.
         """
-        async with self._debounced_refresh.async_lock():
-            await self._async_refresh_if_requested()
-
-    async def _async_refresh_if_requested(self) -> None:
-        """The debounced request: nothing to do when a later run already served it.
-
-        Runs under the debouncer's lock, like every refresh (so runs never overlap): hence
-        the lock-free ``_async_refresh``, which is what Home Assistant's own wiring calls here.
-        """
-        if self._served < self._requested:
-            await self._async_refresh(log_failures=True)
+        async with self._run_lock:
+            if self._served < self._requested:
+                await self.async_refresh()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         # Not eager: callers arriving in the same loop iteration take their tickets first.
@@ -440,8 +469,8 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
     # --- one run ------------------------------------------------------------------------
 
     async def _async_update_data(self) -> SyncResult:
-        # Every refresh (direct, debounced, the interval's) holds the debouncer's lock, so runs
-        # never overlap. The run serves every ticket taken so far.
+        # Called only by _async_run_if_owed, under the run lock, so runs never overlap. The
+        # run serves every ticket taken so far.
         self._next_refresh = None  # callers from now on need the run after this one
         taking = self._requested
         reasons, self._reasons = self._reasons, []
@@ -503,8 +532,14 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
         self._echo_credits += 1
 
     async def async_shutdown(self) -> None:
-        """Stop the timer and the debouncer, and cancel a run in progress."""
+        """Stop the timers and cancel a run in progress."""
         self._closed = True
+        if self._stop_interval is not None:
+            self._stop_interval()
+            self._stop_interval = None
+        if self._debounce_timer is not None:
+            self._debounce_timer.cancel()
+            self._debounce_timer = None
         await super().async_shutdown()
         tasks = list(self._tasks)
         for task in tasks:

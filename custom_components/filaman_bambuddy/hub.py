@@ -83,6 +83,7 @@ class BambuddyHub:
                 self._run_live(), f"{DOMAIN} live session {self.key}"
             )
         self.watcher.start()
+        self.inventory.async_start_interval()
         self.inventory.async_sync_soon("startup")
 
     def add_auth_failed_listener(self, listener: Callable[[], None]) -> Callable[[], None]:

@@ -27,7 +27,7 @@ def sync_interval(entry: FilamanBambuddyConfigEntry) -> timedelta:
 def track_periodic_work(hass: HomeAssistant, entry: FilamanBambuddyConfigEntry) -> None:
     """The usage poll behind the push path, and what follows an inventory sync.
 
-    (The periodic sync is the inventory coordinator's own ``update_interval``.)
+    (The periodic sync is the inventory coordinator's own interval, started by the hub.)
     """
     data = entry.runtime_data
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.filaman_bambuddy.api.bambuddy import BambuddyClient
 from custom_components.filaman_bambuddy.api.filaman import FilamanClient
@@ -311,6 +313,22 @@ async def test_triggers_during_a_run_cause_exactly_one_follow_up(
     assert inventory.run_count == 2
     assert [r.reason for r in results] == ["first", "sse, caller 0, caller 1, caller 2"]
     assert inventory.last_result is results[-1]
+
+
+async def test_the_interval_runs_a_sync_and_stops_with_the_coordinator(
+    hass: HomeAssistant, inventory: InventoryCoordinator, filaman_sim: FilamanSimulator
+) -> None:
+    populate(filaman_sim, count=1, archived=0)
+    inventory.async_start_interval()
+    inventory.async_start_interval()  # once is enough
+    async_fire_time_changed(hass, dt_util.utcnow() + inventory.sync_interval + timedelta(seconds=1))
+    await wait_until(lambda: inventory.run_count == 1 and not inventory.running)
+    assert inventory.last_result is not None
+    assert inventory.last_result.reason == "interval"
+    await inventory.async_shutdown()
+    async_fire_time_changed(hass, dt_util.utcnow() + 3 * inventory.sync_interval)
+    await asyncio.sleep(0.1)
+    assert inventory.run_count == 1
 
 
 async def test_debounced_requests_coalesce(
