@@ -174,3 +174,11 @@ def test_the_version_rule_is_hassfests(value: str, valid: bool) -> None:
     else:
         with pytest.raises(AwesomeVersionStrategyException):
             _version(value)
+
+
+def test_the_repository_is_mit_licensed_as_hacs_requires() -> None:
+    """HACS's validation fails a repository without a license; the README says which one."""
+    license_text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert license_text.startswith("MIT License")
+    assert "Permission is hereby granted, free of charge" in license_text
+    assert "[MIT](LICENSE)" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .coordinator import PrinterCoordinator
 from .data import FilamanBambuddyConfigEntry
 from .entity import FilamanBambuddyEntity
-from .services.sync import async_full_resync
+from .services.sync import async_full_resync, async_sync
 
 PARALLEL_UPDATES = 1
 
@@ -31,7 +31,7 @@ BUTTONS: tuple[SyncButtonDescription, ...] = (
         key="sync_now",
         translation_key="sync_now",
         entity_category=EntityCategory.CONFIG,
-        press_fn=lambda coordinator: coordinator.hub.inventory.async_sync("button"),
+        press_fn=lambda coordinator: async_sync(coordinator.config_entry, "button"),
     ),
     SyncButtonDescription(
         key="full_resync",
@@ -71,5 +71,5 @@ class SyncButton(FilamanBambuddyEntity, ButtonEntity):
         return True
 
     async def async_press(self) -> None:
-        """Run the sync and wait for it, so errors reach the UI."""
+        """Run the sync and wait for it: an incomplete run raises, so the UI says so."""
         await self.entity_description.press_fn(self.coordinator)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
@@ -9,8 +10,10 @@ from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.filaman_bambuddy.const import DOMAIN
 
@@ -68,6 +71,49 @@ async def test_sync_now_returns_the_counts(
     assert by_device["created"] == 0
 
 
+async def test_a_failed_sync_is_an_error_of_the_action_and_the_button(
+    hass: HomeAssistant,
+    servers: Servers,
+    loaded_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """action-exceptions: a run that did not complete raises, translated; the caller's mistake
+    is a validation error (HTTP 400, no ERROR in the log)."""
+    servers.filaman.down = True
+    with pytest.raises(HomeAssistantError) as failed:
+        await call(hass, "sync_now")
+    assert not isinstance(failed.value, ServiceValidationError)
+    assert failed.value.translation_key == "sync_incomplete"
+    assert "FilaMan" in failed.value.translation_placeholders["error"]
+    with pytest.raises(HomeAssistantError) as pressed:
+        await hass.services.async_call(
+            "button",
+            "press",
+            {"entity_id": entity_id(hass, loaded_entry, "sync_now")},
+            blocking=True,
+        )
+    assert pressed.value.translation_key == "sync_incomplete"
+    servers.filaman.down = False
+
+    assert await async_setup_component(hass, "api", {})
+    client = await hass_client()
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        answer = await client.post(
+            f"/api/services/{DOMAIN}/assign_spool",
+            json={
+                "filaman_spool_id": 999,
+                "device_id": printer_device(hass, loaded_entry).id,
+                "ams_id": 0,
+                "tray_id": 0,
+            },
+        )
+    assert answer.status == 400
+    assert "999" in (await answer.json())["message"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 async def test_full_resync_refuses_while_printing_unless_forced(
     hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
 ) -> None:
@@ -107,10 +153,14 @@ async def test_sync_now_can_confirm_withheld_deletions(
     """A FilaMan that suddenly has no active spools looks like a mistake: deletions wait."""
     for spool_id in servers.spool_ids:
         servers.filaman.archive_spool(spool_id)
-    withheld = await call(hass, "sync_now")
-    assert withheld["status"] == "failed"
-    assert withheld["withheld_deletes"] == 3
+    with pytest.raises(ServiceValidationError) as withheld:
+        await call(hass, "sync_now")
+    assert withheld.value.translation_key == "deletions_withheld"
+    assert withheld.value.translation_placeholders == {"count": "3"}
     assert len(servers.bambuddy.db.spools) == 3
+    last = loaded_entry.runtime_data.hub.inventory.last_result
+    assert last is not None
+    assert last.withheld_deletes == 3
 
     confirmed = await call(hass, "sync_now", {"allow_deletions": True})
     assert confirmed["deleted"] == 3

@@ -1,8 +1,14 @@
-"""Sync now and Full resync (actions and the buttons share these)."""
+"""Sync now and Full resync (actions and the buttons share these).
+
+A run that did not complete is an error of the action (a translated ``HomeAssistantError``), not a
+``status: failed`` answer; deletions the mass-deletion guard withheld are the caller's to confirm
+(a ``ServiceValidationError`` that says how).
+"""
 
 from __future__ import annotations
 
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse
+from homeassistant.exceptions import HomeAssistantError
 
 from ..const import DOMAIN
 from ..data import FilamanBambuddyConfigEntry, FilamanBambuddyData
@@ -19,9 +25,7 @@ BUSY_STATES = frozenset({"RUNNING", "PAUSE", "PREPARE", "SLICING"})
 async def async_sync_now(call: ServiceCall) -> ServiceResponse:
     """Copy FilaMan into Bambuddy now; answer with the run's counts."""
     entry = target_entry(call)
-    result = await entry.runtime_data.hub.inventory.async_sync(
-        "service", allow_mass_delete=call.data[ATTR_ALLOW_DELETIONS]
-    )
+    result = await async_sync(entry, "service", allow_mass_delete=call.data[ATTR_ALLOW_DELETIONS])
     return dict(result.as_dict())
 
 
@@ -30,6 +34,29 @@ async def async_full_resync_action(call: ServiceCall) -> ServiceResponse:
     entry = target_entry(call)
     result = await async_full_resync(call.hass, entry, force=call.data[ATTR_FORCE])
     return dict(result.as_dict())
+
+
+async def async_sync(
+    entry: FilamanBambuddyConfigEntry, reason: str, *, allow_mass_delete: bool = False
+) -> SyncResult:
+    """One sync of the entry's Bambuddy server; raises when it did not complete."""
+    result = await entry.runtime_data.hub.inventory.async_sync(
+        reason, allow_mass_delete=allow_mass_delete
+    )
+    return raise_for_result(result)
+
+
+def raise_for_result(result: SyncResult) -> SyncResult:
+    """The result of a complete run; a translated error otherwise."""
+    if result.withheld_deletes:
+        raise validation_error("deletions_withheld", count=str(result.withheld_deletes))
+    if not result.complete:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="sync_incomplete",
+            translation_placeholders={"error": result.error or f"{result.failed} writes failed"},
+        )
+    return result
 
 
 async def async_full_resync(
@@ -51,4 +78,4 @@ async def async_full_resync(
                 raise validation_error("printer_busy", printer=other.title)
             if other_data.bridge.awaiting_usage:
                 raise validation_error("usage_not_booked", printer=other.title)
-    return await hub.inventory.async_full_resync()
+    return raise_for_result(await hub.inventory.async_full_resync())
