@@ -1,14 +1,16 @@
 """AMS units and slots as Home Assistant devices and entities that come and go with the hardware.
 
 An AMS unit plugged in later gets its device and slot sensors on the next snapshot (dynamic
-devices); one that is unplugged has them removed (stale devices). Absence only counts while the
-printer is online: an offline printer reports no trays at all, and its slots must come back
-unchanged when it returns.
+devices); one that is unplugged has them removed (stale devices), also one unplugged while Home
+Assistant was stopped: the first snapshot after a start is held against what the registries kept.
+Absence only counts while the printer is online: an offline printer reports no trays at all, and
+its slots must come back unchanged when it returns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import re
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
@@ -78,6 +80,7 @@ class AmsSlotTracker:
         self._add_slots = add_slots
         self._slots: set[SlotAddress] = set()
         self._units: set[int] = set()
+        self._first_report = True
 
     @callback
     def start(self) -> None:
@@ -97,12 +100,38 @@ class AmsSlotTracker:
         new_units = [unit for unit_id, unit in units.items() if unit_id not in self._units]
         gone_slots = self._slots - trays.keys()
         gone_units = self._units - units.keys()
+        if self._first_report:
+            # What the registries kept from before this start and the printer no longer has.
+            self._first_report = False
+            kept_slots, kept_units = self._registered()
+            gone_slots |= kept_slots - trays.keys()
+            gone_units |= kept_units - units.keys()
         self._slots = set(trays)
         self._units = set(units)
         if new_trays or new_units:
             self._add_slots(new_trays, new_units)
         if gone_slots or gone_units:
             self._remove(gone_slots, gone_units)
+
+    def _registered(self) -> tuple[set[SlotAddress], set[int]]:
+        """Slots with an entity and AMS units with a device in the registries, for this entry."""
+        base = printer_unique_id(self._coordinator)
+        slot_id = re.compile(rf"^{re.escape(base)}_slot_(\d+)_(\d+)(?:_spool)?$")
+        slots: set[SlotAddress] = set()
+        for entity in er.async_entries_for_config_entry(
+            er.async_get(self._hass), self._entry.entry_id
+        ):
+            if match := slot_id.match(entity.unique_id):
+                slots.add((int(match[1]), int(match[2])))
+        unit_id = re.compile(rf"^{re.escape(base)}_ams_(\d+)$")
+        units: set[int] = set()
+        for device in dr.async_entries_for_config_entry(
+            dr.async_get(self._hass), self._entry.entry_id
+        ):
+            for domain, identifier in device.identifiers:
+                if domain == DOMAIN and (match := unit_id.match(identifier)):
+                    units.add(int(match[1]))
+        return slots, units
 
     def _remove(self, slots: set[SlotAddress], units: set[int]) -> None:
         entity_registry = er.async_get(self._hass)

@@ -162,6 +162,26 @@ async def test_unit_removed_while_offline_goes_when_the_printer_is_back(
     assert _ams_device(hass, loaded_entry, ams_id) is None
 
 
+async def test_unit_removed_while_home_assistant_was_stopped_goes_with_the_first_report(
+    hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
+) -> None:
+    """stale-devices after downtime: the registries kept unit B, the printer no longer has it."""
+    ams_id = servers.bambuddy.add_ams_unit(servers.printer_id)
+    await wait_for(lambda: has_entity(hass, loaded_entry, f"slot_{ams_id}_0"))
+    assert has_entity(hass, loaded_entry, f"slot_{ams_id}_0_spool")
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    servers.bambuddy.remove_ams_unit(servers.printer_id, ams_id)  # while Home Assistant is off
+
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: not has_entity(hass, loaded_entry, f"slot_{ams_id}_0"))
+    assert not has_entity(hass, loaded_entry, f"slot_{ams_id}_0_spool")
+    assert not has_entity(hass, loaded_entry, f"ams_{ams_id}_ams_humidity")
+    assert _ams_device(hass, loaded_entry, ams_id) is None
+    await wait_for(lambda: state_of(hass, loaded_entry, "slot_0_0").state == "PLA Basic")
+
+
 async def test_ams_ht_and_two_external_holders(hass: HomeAssistant, servers: Servers) -> None:
     printer_id = servers.bambuddy.add_printer(
         "Studio H2D", model="H2D", ams_units=0, ams_ht=1, external=2
