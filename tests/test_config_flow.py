@@ -402,6 +402,10 @@ async def test_user_step_errors_then_recovery(
     result = await submit(hass, result, {CONF_BAMBUDDY_URL: url})  # no key at all
     assert result["errors"] == {CONF_BAMBUDDY_API_KEY: "invalid_auth"}
 
+    # A control character (a bad paste) cannot go into a header: no key has one.
+    result = await try_key(bambuddy_key[:8] + "\x07" + bambuddy_key[8:])
+    assert result["errors"] == {CONF_BAMBUDDY_API_KEY: "invalid_auth"}
+
     read_only = bambuddy.create_api_key("read-only", can_manage_inventory=False)
     result = await try_key(read_only)
     assert result["errors"] == {CONF_BAMBUDDY_API_KEY: "missing_permission"}
@@ -565,6 +569,9 @@ async def test_filaman_step_errors_then_recovery(
     assert result["errors"] == {CONF_FILAMAN_URL: "invalid_url"}
 
     result = await attempt(**{CONF_FILAMAN_API_KEY: "uak.999.wrong"})
+    assert result["errors"] == {CONF_FILAMAN_API_KEY: "invalid_auth"}
+
+    result = await attempt(**{CONF_FILAMAN_API_KEY: filaman_key + "\x00"})
     assert result["errors"] == {CONF_FILAMAN_API_KEY: "invalid_auth"}
 
     result = await attempt(**{CONF_FILAMAN_API_KEY: filaman.create_api_key("viewer")})

@@ -17,6 +17,8 @@ class Reply:
     content_type: str = "application/json"
     reset: bool = False
     delay: float = 0.0
+    charset: str | None = None
+    chunked: bool = False  # no Content-Length: the body's size is known only once read
 
 
 class RawServer:
@@ -64,4 +66,18 @@ class RawServer:
             if request.transport is not None:
                 request.transport.abort()
             return web.Response(status=500)
-        return web.Response(status=reply.status, body=reply.body, content_type=reply.content_type)
+        if reply.chunked:
+            response = web.StreamResponse(status=reply.status)
+            response.content_type = reply.content_type
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            for start in range(0, len(reply.body), 65536):
+                await response.write(reply.body[start : start + 65536])
+            await response.write_eof()
+            return response
+        return web.Response(
+            status=reply.status,
+            body=reply.body,
+            content_type=reply.content_type,
+            charset=reply.charset,
+        )

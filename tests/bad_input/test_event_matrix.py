@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 import json
 import logging
 from typing import Any
@@ -14,7 +15,8 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.filaman_bambuddy.api import FilamanClient
+from custom_components.filaman_bambuddy.api import FilamanClient, ProtocolError, filaman_sse
+from custom_components.filaman_bambuddy.api.filaman_sse import MAX_MESSAGE_CHARS
 from custom_components.filaman_bambuddy.api.models_filaman import SSE_CONNECTED, SseEvent
 from custom_components.filaman_bambuddy.inventory.watcher import FilamanChangeWatcher
 from tests.ha.conftest import Servers, loaded_entry, servers  # noqa: F401 - fixtures
@@ -131,15 +133,43 @@ async def test_bad_sse_messages_are_skipped(
     client = FilamanClient(session, raw_server.url, "uak.1." + "s" * 43)
     stream = client.events(backoff_initial=0.01, backoff_max=0.05)
     try:
-        events = await first_events(stream, 9)
+        events = await first_events(stream, 8)
     finally:
         await stream.aclose()
     names = [event.event for event in events]
-    # Non-objects are dropped; objects with odd fields become events the watcher ignores.
+    # Non-objects are dropped; objects with odd fields become events the watcher ignores;
+    # the 256 KB message is over the parser's cap and is dropped unread.
     assert names[0] == SSE_CONNECTED
+    assert not any(len(repr(event)) > MAX_MESSAGE_CHARS for event in events)
     assert names[-1] == "spools_changed"
     assert "filaments_changed" in names  # a multi-line data field is joined
     assert names[1:].count(SSE_CONNECTED) <= 1
+
+
+async def test_a_message_that_never_ends_is_dropped_not_collected(
+    raw_server: RawServer, session: aiohttp.ClientSession
+) -> None:
+    """``data:`` lines with no blank line to end them: past the cap they are thrown away as
+    they come, so the parser stays small, and the next whole message still arrives."""
+    endless = b"data: " + b"x" * 1000 + b"\n"
+    body = endless * 300 + b'\ndata: {"event": "spools_changed"}\n\n'
+    raw_server.reply = Reply(body=body, content_type="text/event-stream")
+    async with aclosing(filaman_sse.stream(session, raw_server.url)) as stream:
+        events = [event.event async for event in stream]
+    assert len(body) > 4 * MAX_MESSAGE_CHARS
+    assert events == [SSE_CONNECTED, "spools_changed"]
+
+
+async def test_a_line_over_the_read_limit_is_a_protocol_error(
+    raw_server: RawServer, session: aiohttp.ClientSession
+) -> None:
+    raw_server.reply = Reply(
+        body=b"data: " + b"x" * 2_000_000 + b"\n\n", content_type="text/event-stream"
+    )
+    async with aclosing(filaman_sse.stream(session, raw_server.url)) as stream:
+        assert (await anext(stream)).event == SSE_CONNECTED
+        with pytest.raises(ProtocolError, match="read limit"):
+            await anext(stream)
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 500, 502])

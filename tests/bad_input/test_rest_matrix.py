@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 import json
+import threading
 from typing import Any
 
 import aiohttp
@@ -32,7 +33,9 @@ from custom_components.filaman_bambuddy.api import (
     ProtocolError,
     RejectedError,
     ServerError,
+    _http,
 )
+from custom_components.filaman_bambuddy.api.models_bambuddy import UsageRow
 
 from .raw_server import RawServer, Reply
 
@@ -95,6 +98,9 @@ BAD: dict[str, tuple[Reply, type[ApiError] | None]] = {
     "missing_fields": (_json(200, {}), None),
     "empty_body": (Reply(body=b""), None),
     "huge_junk": (Reply(body=b"[" + b"1," * 500_000 + b"1]"), ProtocolError),
+    # No text encoding: the body is read as UTF-8, JSON's own charset.
+    "charset_base64": (Reply(body=b"[]", charset="base64"), None),
+    "charset_unknown": (Reply(body=b'{"id": 1}', charset="no-such-charset"), None),
     "http_400": (_json(400, {"detail": "Bad request"}), RejectedError),
     "http_401": (_json(401, {"detail": "Invalid API key"}), AuthenticationError),
     "http_403": (_json(403, {"detail": "Forbidden"}), AuthenticationError),
@@ -145,3 +151,57 @@ async def test_bad_answer_has_a_defined_outcome(
         assert isinstance(outcome, expected), f"{call} on {bad}: {outcome!r}"
     assert "k" * 43 not in repr(outcome)
     assert "s" * 43 not in repr(outcome)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
+async def test_an_oversized_answer_is_refused_unread(
+    chunked: bool,
+    raw_server: RawServer,
+    session: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the cap the answer is a ProtocolError, whether its size was declared or not."""
+    monkeypatch.setattr(_http, "MAX_ANSWER_BYTES", 100_000)
+    raw_server.reply = Reply(body=b"[" + b"1," * 200_000 + b"1]", chunked=chunked)
+    bambuddy = BambuddyClient(session, raw_server.url, "bb_" + "k" * 43)
+    with pytest.raises(ProtocolError, match="too large"):
+        await bambuddy.spools()
+    raw_server.reply = Reply(body=b"[]", chunked=chunked)
+    assert await bambuddy.spools() == []  # the same session goes on working
+
+
+@pytest.mark.parametrize("key", ["bb_abc\x00def", "bb_abc\ndef", "bb_\x7f"])
+async def test_a_key_no_header_can_carry_is_invalid_auth(
+    key: str, raw_server: RawServer, session: aiohttp.ClientSession
+) -> None:
+    bambuddy = BambuddyClient(session, raw_server.url, key)
+    filaman = FilamanClient(session, raw_server.url, key.replace("bb_", "uak.1."))
+    with pytest.raises(AuthenticationError) as refused:
+        await bambuddy.printers()
+    assert "\x00" not in str(refused.value)
+    with pytest.raises(AuthenticationError):
+        await filaman.spools()
+    assert raw_server.requests == []  # nothing was sent
+
+
+async def test_a_large_usage_list_is_built_off_the_event_loop(
+    raw_server: RawServer, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    row = {"id": 1, "spool_id": 2, "printer_id": 1, "print_name": "x" * 200,
+           "weight_used": 1.5, "percent_used": 1, "status": "completed",
+           "created_at": "2026-01-01T00:00:00Z"}  # fmt: skip
+    body = json.dumps([row | {"id": n} for n in range(10_000)]).encode()
+    assert len(body) >= _http.OFF_LOOP_MIN_BYTES
+    raw_server.reply = Reply(body=body)
+    threads: set[int] = set()
+    build = UsageRow.from_json
+
+    def spying_build(data: Any) -> UsageRow:
+        threads.add(threading.get_ident())
+        return build(data)
+
+    monkeypatch.setattr(UsageRow, "from_json", staticmethod(spying_build))
+    rows = await BambuddyClient(session, raw_server.url, "bb_" + "k" * 43).usage(10_000)
+    assert len(rows) == 10_000
+    assert threads
+    assert threading.get_ident() not in threads

@@ -40,10 +40,16 @@ API_PREFIX = "/api/v1"
 # Smaller ones (a 200-item FilaMan page is ~0.3 MB, ~1 ms) stay inline: a thread hop
 # per small answer is waste.
 OFF_LOOP_MIN_BYTES = 1_000_000
+# No answer either server sends comes near this (a 5,000-spool Bambuddy listing is ~8 MB); a
+# larger one is refused before it is read whole, so a broken or hostile server cannot make
+# Home Assistant hold hundreds of megabytes.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
 _MAX_DETAIL_CHARS = 300
 # Bambuddy: "API key does not have 'can_manage_inventory' permission";
 # FilaMan: "Permission 'spools:edit' required".
 _PERMISSION = re.compile(r"permission", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _QUOTED = re.compile(r"'([A-Za-z0-9_.:-]+)'")
 
 type QueryValue = str | int | float
@@ -240,6 +246,14 @@ class _Answer:
     def heavy(self) -> bool:
         return len(self.body) >= OFF_LOOP_MIN_BYTES
 
+    def text(self) -> str:
+        """The body as text: its declared charset when that is a text encoding, else UTF-8
+        (the only charset JSON has; a charset such as ``base64`` is no text encoding)."""
+        try:
+            return self.body.decode(self.encoding, errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
+
     def digest(self) -> bytes:
         digest = hashlib.sha256(self.body)
         digest.update(self.encoding.encode())
@@ -271,6 +285,9 @@ class JsonHttp:
         self.secrets = tuple(secret for secret in secrets if secret)
         self.on_key_rejected: Callable[[], None] | None = None
         """Called when the server answers 401: the key was revoked or changed."""
+        # A key no HTTP header may carry (a control character, say from a bad paste) can
+        # never be valid: say so as the server would, instead of failing inside aiohttp.
+        self._unsendable_key = any(_CONTROL.search(value) for value in self.headers.values())
 
     def url(self, path: str) -> URL:
         return api_url(self.base_url, path)
@@ -340,6 +357,8 @@ class JsonHttp:
         self, method: str, path: str, *, params: Query | None, json_body: Any
     ) -> _Answer:
         what = f"{self.service} {method} {path}"
+        if self._unsendable_key:
+            raise AuthenticationError(f"{what}: the API key holds characters no key has")
         try:
             async with self.session.request(
                 method,
@@ -351,8 +370,9 @@ class JsonHttp:
                 # Never follow redirects: they could carry the key to another origin.
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
-                answer = _Answer(response.status, body, response.get_encoding(), what)
+                body = await _read_capped(response, what)
+                # JSON is UTF-8 unless the server says otherwise.
+                answer = _Answer(response.status, body, response.charset or "utf-8", what)
         except (aiohttp.ClientError, TimeoutError) as err:
             failure = connection_error(err, what)
             _LOGGER.debug("%s", failure)
@@ -381,7 +401,7 @@ class JsonHttp:
         parse: Callable[[Any], T],
         decode: Decode,
     ) -> T:
-        text = answer.body.decode(answer.encoding, errors="replace")
+        text = answer.text()
         try:
             data = self._decode(answer.status, text, answer.what, allow_empty, decode)
         except ApiError as err:
@@ -413,6 +433,23 @@ class JsonHttp:
         raise error
 
 
+async def _read_capped(response: aiohttp.ClientResponse, what: str) -> bytes:
+    """The whole body, refused (``ProtocolError``) once it is larger than MAX_ANSWER_BYTES."""
+    declared = response.content_length
+    if declared is not None and declared > MAX_ANSWER_BYTES:
+        raise ProtocolError(f"{what}: an answer of {declared:,} bytes is too large")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await response.content.read(_READ_CHUNK):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise ProtocolError(
+                f"{what}: an answer of over {MAX_ANSWER_BYTES:,} bytes is too large"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class ApiClient:
     """What both servers' clients share: the transport, its base URL and typed GETs."""
 
@@ -436,3 +473,13 @@ class ApiClient:
     async def _get_list(self, path: str, **params: str | int) -> list[Mapping[str, Any]]:
         items = as_list(await self._http.request("GET", path, params=params), path)
         return [as_object(item, path) for item in items]
+
+    async def _get_models[T](
+        self, path: str, model: Callable[[Mapping[str, Any]], T], **params: str | int
+    ) -> list[T]:
+        """A JSON array answer as models; a large one is decoded and built off the loop."""
+
+        def build(data: Any) -> list[T]:  # pure: may run on a worker thread
+            return [model(as_object(item, path)) for item in as_list(data, path)]
+
+        return await self._http.request_parsed("GET", path, build, params=params)

@@ -312,8 +312,8 @@ class BambuddyClient(ApiClient):
         params: dict[str, str | int] = {"limit": limit}
         if printer_id is not None:
             params["printer_id"] = printer_id
-        items = await self._get_list("/inventory/usage", **params)
-        return [UsageRow.from_json(item) for item in items]
+        # Up to 10,000 rows for a past-prints request: built off the loop when that large.
+        return await self._get_models("/inventory/usage", UsageRow.from_json, **params)
 
     async def archives(self, printer_id: int, limit: int = 10) -> list[PrintArchive]:
         """The printer's newest print archives (``/archives/`` needs its trailing slash)."""

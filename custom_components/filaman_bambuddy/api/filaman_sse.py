@@ -17,10 +17,11 @@ import logging
 from typing import Any
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
 from ._http import api_url, connection_error, error_for_status, normalize_base_url
-from .errors import ApiError
+from .errors import ApiError, ProtocolError
 from .models_filaman import SSE_CONNECTED, SseEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -41,24 +42,37 @@ def parse_sse_data(data: str) -> SseEvent | None:
     return SseEvent.from_json(payload)
 
 
+# FilaMan's hints are a few dozen bytes; a message larger than this is dropped unread, so an
+# unauthenticated stream that never ends its message cannot make the parser grow for ever.
+MAX_MESSAGE_CHARS = 64 * 1024
+
+
 class _SseParser:
     """Collects ``data:`` lines until a blank line ends the message; ignores the rest."""
 
     def __init__(self) -> None:
         self._data: list[str] = []
+        self._size = 0
+        self._oversized = False
 
     def feed(self, line: str) -> SseEvent | None:
         line = line.rstrip("\r\n")
         if not line:
-            if not self._data:
+            data, oversized = "\n".join(self._data), self._oversized
+            self._data, self._size, self._oversized = [], 0, False
+            if oversized:
+                _LOGGER.debug("Skipped an SSE message over %s characters", MAX_MESSAGE_CHARS)
                 return None
-            data, self._data = "\n".join(self._data), []
-            return parse_sse_data(data)
+            return parse_sse_data(data) if data else None
         if line.startswith(":"):
             return None  # comment, e.g. ": connected"
         name, _, value = line.partition(":")
-        if name == "data":
-            self._data.append(value.removeprefix(" "))
+        if name == "data" and not self._oversized:
+            self._size += len(value)
+            if self._size > MAX_MESSAGE_CHARS:
+                self._data, self._oversized = [], True  # drop it and what follows of it
+            else:
+                self._data.append(value.removeprefix(" "))
         return None
 
 
@@ -164,6 +178,10 @@ async def _one_connection(
                 return
             except aiohttp.ClientError as err:
                 raise connection_error(err, what) from None
+            except (HttpProcessingError, ValueError) as err:
+                # A line longer than aiohttp's read limit (512 KB): LineTooLong, or
+                # ValueError in older aiohttp releases.
+                raise ProtocolError(f"{what}: a line over the read limit ({err!s:.80})") from None
             if not raw:
                 return
             event = parser.feed(raw.decode("utf-8", errors="replace"))
