@@ -35,7 +35,7 @@ from yarl import URL
 from .const import DOMAIN
 from .inventory.choices import search
 from .services.slots import async_filaman_spools, slot_choices
-from .services.targets import entry_for_device
+from .services.targets import printer_entry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ async def ws_slot_spools(
 ) -> None:
     """The spools matching ``query``, best fit for the slot first, and the one assigned now."""
     try:
-        entry = entry_for_device(hass, msg["device_id"])
+        entry = printer_entry(hass, msg["device_id"])
         spools = await async_filaman_spools(entry)
     except HomeAssistantError as err:
         connection.send_error(msg["id"], "not_available", str(err))

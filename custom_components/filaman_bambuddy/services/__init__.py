@@ -8,6 +8,9 @@ resolves which entry a call means and builds the errors every action raises).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, SupportsResponse, callback
 from homeassistant.helpers import config_validation as cv
@@ -37,16 +40,38 @@ SERVICE_UNASSIGN_SPOOL = "unassign_spool"
 SERVICE_DEBIT_PAST_PRINTS = "debit_past_prints"
 
 
-def _whole_number(minimum: int, maximum: int | None = None) -> probatio.All[int]:
-    return probatio.All(probatio.Coerce(int), probatio.Range(min=minimum, max=maximum))
+# The largest FilaMan spool id the action takes, as services.yaml's number selector says.
+MAX_FILAMAN_SPOOL_ID = 1_000_000
 
 
+def _whole_number(minimum: int, maximum: int) -> Callable[[Any], int]:
+    """An int, an integral float (``3.0``) or its digits (``"3"``, as a template renders).
+
+    Never ``3.9``, ``0.99`` or ``true``: truncated they would quietly name another slot or spool.
+    """
+    in_range = probatio.Range(min=minimum, max=maximum)
+
+    def validate(value: Any) -> int:
+        integral = isinstance(value, float) and value.is_integer()
+        digits = isinstance(value, str) and value.strip().isdecimal()
+        if integral or digits:
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise probatio.Invalid(f"expected a whole number, got {value!r:.40}")
+        return int(in_range(value))
+
+    return validate
+
+
+# An empty id is refused, not read as "the only entry": a template that rendered nothing
+# must not send the action to whichever printer happens to be the only one.
+_ID = probatio.All(cv.string, probatio.Length(min=1))
 _TARGET = {
-    probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
-    probatio.Optional(ATTR_DEVICE_ID): cv.string,
+    probatio.Optional(ATTR_CONFIG_ENTRY_ID): _ID,
+    probatio.Optional(ATTR_DEVICE_ID): _ID,
 }
 _SLOT = {
-    probatio.Required(ATTR_DEVICE_ID): cv.string,
+    probatio.Required(ATTR_DEVICE_ID): _ID,
     probatio.Required(ATTR_AMS_ID): _whole_number(0, 255),
     probatio.Required(ATTR_TRAY_ID): _whole_number(0, 3),
 }
@@ -57,12 +82,12 @@ FULL_RESYNC_SCHEMA = probatio.Schema(
     {**_TARGET, probatio.Optional(ATTR_FORCE, default=False): cv.boolean}
 )
 ASSIGN_SCHEMA = probatio.Schema(
-    {**_SLOT, probatio.Required(ATTR_FILAMAN_SPOOL_ID): _whole_number(1)}
+    {**_SLOT, probatio.Required(ATTR_FILAMAN_SPOOL_ID): _whole_number(1, MAX_FILAMAN_SPOOL_ID)}
 )
 UNASSIGN_SCHEMA = probatio.Schema(_SLOT)
 DEBIT_PAST_PRINTS_SCHEMA = probatio.Schema(
     {
-        probatio.Required(ATTR_DEVICE_ID): cv.string,
+        probatio.Required(ATTR_DEVICE_ID): _ID,
         probatio.Required(ATTR_SINCE): cv.datetime,
     }
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 import math
 from typing import Any, assert_never
 
@@ -14,7 +14,7 @@ from homeassistant.util import dt as dt_util
 from ..api import ApiError
 from ..consumption import EntryState, PastRefusal, PastUsageRefused
 from ..wiring import async_wake_consumption
-from .targets import api_error, entry_for_device, validation_error
+from .targets import api_error, printer_entry, validation_error
 
 ATTR_SINCE = "since"
 
@@ -27,12 +27,20 @@ PAST_PRINTS_LISTED_IDS = 50
 
 async def async_debit_past_prints(call: ServiceCall) -> ServiceResponse:
     """Debit usage Bambuddy logged before this entry's first start (never replayed by itself)."""
-    entry = entry_for_device(call.hass, call.data[ATTR_DEVICE_ID])
-    # A time without a zone is the user's local time, as the UI's date-time picker sends it.
-    since = dt_util.as_utc(call.data[ATTR_SINCE])
+    entry = printer_entry(call.hass, call.data[ATTR_DEVICE_ID])
     now = dt_util.utcnow()
+    # A time without a zone is the user's local time, as the UI's date-time picker sends it.
+    asked: datetime = call.data[ATTR_SINCE]
+    try:
+        since = dt_util.as_utc(asked)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it: off the calendar
+        since = (
+            datetime.min.replace(tzinfo=UTC)
+            if asked.year < now.year
+            else datetime.max.replace(tzinfo=UTC)
+        )
     if since > now:
-        raise validation_error("since_in_future", since=dt_util.as_local(since).isoformat())
+        raise validation_error("since_in_future", since=asked.isoformat())
     if since < now - PAST_PRINTS_MAX_AGE:
         raise validation_error("since_too_old", days=str(PAST_PRINTS_MAX_AGE.days))
     data = entry.runtime_data

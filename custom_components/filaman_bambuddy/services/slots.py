@@ -31,7 +31,7 @@ from ..const import DOMAIN
 from ..data import FilamanBambuddyConfigEntry, FilamanBambuddyData
 from ..inventory.choices import SlotTray, SpoolChoice, fitting_spools, rank_spools
 from ..inventory.rfid import tag_uid, tray_uuid
-from .targets import api_error, entry_for_device, validation_error
+from .targets import api_error, printer_entry, validation_error
 
 ATTR_FILAMAN_SPOOL_ID = "filaman_spool_id"
 ATTR_AMS_ID = "ams_id"
@@ -97,7 +97,7 @@ async def _twin_for_slot(
 
 async def async_assign_spool(call: ServiceCall) -> ServiceResponse:
     """The assign_spool action."""
-    entry = entry_for_device(call.hass, call.data[ATTR_DEVICE_ID])
+    entry = printer_entry(call.hass, call.data[ATTR_DEVICE_ID])
     return await async_assign_filaman_spool(
         entry, call.data[ATTR_FILAMAN_SPOOL_ID], call.data[ATTR_AMS_ID], call.data[ATTR_TRAY_ID]
     )
@@ -169,7 +169,7 @@ async def async_assign_filaman_spool(
 
 async def async_unassign_spool(call: ServiceCall) -> ServiceResponse:
     """The unassign_spool action."""
-    entry = entry_for_device(call.hass, call.data[ATTR_DEVICE_ID])
+    entry = printer_entry(call.hass, call.data[ATTR_DEVICE_ID])
     return await async_unassign_slot(entry, call.data[ATTR_AMS_ID], call.data[ATTR_TRAY_ID])
 
 

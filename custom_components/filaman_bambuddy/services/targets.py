@@ -15,6 +15,7 @@ from homeassistant.helpers import device_registry as dr
 from ..api import ApiError
 from ..const import DOMAIN
 from ..data import FilamanBambuddyConfigEntry
+from ..entity import printer_device_identifier
 
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 
@@ -45,6 +46,18 @@ def entry_for_device(hass: HomeAssistant, device_id: str) -> FilamanBambuddyConf
     if entry is None or entry.domain != DOMAIN:
         raise validation_error("device_not_found", target=device_id)
     return loaded_entry(hass, entry.entry_id)
+
+
+def printer_entry(hass: HomeAssistant, device_id: str) -> FilamanBambuddyConfigEntry:
+    """The loaded entry whose printer this device is: not its Bambuddy server, not an AMS."""
+    entry = entry_for_device(hass, device_id)
+    device = dr.async_get(hass).async_get(device_id)
+    assert device is not None  # entry_for_device found it
+    if printer_device_identifier(entry.runtime_data.coordinator) not in device.identifiers:
+        raise validation_error(
+            "device_not_printer", target=device.name_by_user or device.name or device_id
+        )
+    return entry
 
 
 def target_entry(call: ServiceCall) -> FilamanBambuddyConfigEntry:
