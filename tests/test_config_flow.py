@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 import json
 import logging
 from pathlib import Path
@@ -30,6 +31,9 @@ from custom_components.filaman_bambuddy.const import (
     CONF_SYNC_INTERVAL,
     DOMAIN,
 )
+from custom_components.filaman_bambuddy.consumption import EntryState, Ledger, LedgerEntry
+from custom_components.filaman_bambuddy.consumption.ledger import HELD_FOR_OTHER_FILAMAN
+from custom_components.filaman_bambuddy.consumption.unassigned import CaseState
 from custom_components.filaman_bambuddy.validation import (
     InvalidUrlError,
     fallback_unique_id,
@@ -793,6 +797,140 @@ async def test_reconfigure_to_another_filaman_without_a_bound_printer(
     assert entry.data[CONF_FILAMAN_URL] == url_of(filaman)
 
 
+def owed_ledger() -> dict[str, Any]:
+    """A stored ledger owing the old FilaMan: 12.5 g queued for its spool 3 (Bambuddy spool
+    7), 4 g recorded by hand for spool 5, and 30 g already debited."""
+    at = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    ledger = Ledger(printer_id=1)
+    common = {"event_at": at, "print_name": "Benchy", "print_status": "completed"}
+    ledger.entries = {
+        "u1": LedgerEntry(key="u1", seq=1, usage_id=1, bambuddy_spool_id=7, grams=30.0,
+                          print_key="p0", state=EntryState.DONE, filaman_spool_id=3, **common),
+        "u2": LedgerEntry(key="u2", seq=2, usage_id=2, bambuddy_spool_id=7, grams=12.5,
+                          print_key="p1", filaman_spool_id=3, **common),
+        "bambuddy:1:manual:0-2-20261201T110000": LedgerEntry(
+            key="bambuddy:1:manual:0-2-20261201T110000", seq=3, usage_id=None,
+            bambuddy_spool_id=None, grams=4.0, print_key="manual:0-2-20261201T110000",
+            filaman_spool_id=5, slot=(0, 2), **common),
+    }  # fmt: skip
+    ledger.spool_map = {7: 3}
+    return ledger.to_dict()
+
+
+def store_ledger(hass_storage: dict[str, Any], entry: MockConfigEntry) -> str:
+    key = f"{DOMAIN}.ledger.{entry.entry_id}"
+    hass_storage[key] = {"version": 1, "minor_version": 1, "key": key, "data": owed_ledger()}
+    return key
+
+
+async def reconfigure_to(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    bambuddy: BambuddySimulator,
+    filaman: FilamanSimulator,
+) -> ConfigFlowResult:
+    result = await entry.start_reconfigure_flow(hass)
+    return await submit(
+        hass,
+        result,
+        {
+            CONF_BAMBUDDY_URL: url_of(bambuddy),
+            CONF_FILAMAN_URL: url_of(filaman),
+            CONF_FILAMAN_API_KEY: filaman.create_api_key("user"),
+        },
+    )
+
+
+async def test_reconfigure_to_another_filaman_holds_what_is_owed(
+    hass: HomeAssistant, servers: Servers, hass_storage: dict[str, Any]
+) -> None:
+    """Spool 3 of the old FilaMan is not spool 3 of the new one: nothing owed is sent by id."""
+    bambuddy, bambuddy_key, filaman, filaman_key = servers
+    new_filaman = FilamanSimulator()
+    await new_filaman.start(host="127.0.0.1", port=0)
+    try:
+        entry = make_entry(bambuddy, bambuddy_key, new_filaman, filaman_key)
+        entry.add_to_hass(hass)
+        key = store_ledger(hass_storage, entry)
+        result = await reconfigure_to(hass, entry, bambuddy, filaman)
+        assert result["type"] is FlowResultType.MENU
+        assert result["step_id"] == "filaman_changed"
+        assert result["menu_options"] == ["filaman_moved", "filaman_replaced"]
+        assert result["description_placeholders"] == {
+            "grams": "16.5",
+            "old_url": url_of(new_filaman),
+            "new_url": url_of(filaman),
+        }
+        result = await submit(hass, result, {"next_step_id": "filaman_replaced"})
+    finally:
+        await new_filaman.stop()
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_FILAMAN_URL] == url_of(filaman)
+    ledger = Ledger.from_dict(hass_storage[key]["data"], 1)
+    held = ledger.entries["u2"]
+    assert held.state is EntryState.AWAITING_LINK
+    assert held.reason == HELD_FOR_OTHER_FILAMAN
+    assert held.filaman_spool_id is None
+    assert ledger.entries["u1"].state is EntryState.DONE  # what landed stays landed
+    # The by-hand record is undone: its tray asks the user again.
+    assert "bambuddy:1:manual:0-2-20261201T110000" not in ledger.entries
+    assert ledger.tray_cases["0-2-20261201T110000"].state is CaseState.UNRECORDED
+    assert ledger.spool_map == {}
+    assert ledger.awaiting_links(relinkable_only=True) == {}
+
+
+@pytest.fixture
+async def other_filaman(socket_enabled: None) -> AsyncIterator[FilamanSimulator]:
+    """A FilaMan on another address (for the flow, whether it is the same one is the user's
+    answer)."""
+    sim = FilamanSimulator()
+    await sim.start(host="127.0.0.1", port=0)
+    yield sim
+    await sim.stop()
+
+
+async def test_reconfigure_to_the_same_filaman_at_a_new_address_keeps_what_is_owed(
+    hass: HomeAssistant,
+    servers: Servers,
+    other_filaman: FilamanSimulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    bambuddy, bambuddy_key, filaman, filaman_key = servers
+    entry = make_entry(bambuddy, bambuddy_key, filaman, filaman_key)
+    entry.add_to_hass(hass)
+    key = store_ledger(hass_storage, entry)
+    stored = json.dumps(hass_storage[key]["data"], sort_keys=True)
+    result = await reconfigure_to(hass, entry, bambuddy, other_filaman)
+    assert result["step_id"] == "filaman_changed"
+    result = await submit(hass, result, {"next_step_id": "filaman_moved"})
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_FILAMAN_URL] == url_of(other_filaman)
+    assert json.dumps(hass_storage[key]["data"], sort_keys=True) == stored
+
+
+@pytest.mark.parametrize("stored", ["nothing", "settled"])
+async def test_reconfigure_asks_nothing_when_nothing_is_owed(
+    hass: HomeAssistant,
+    servers: Servers,
+    other_filaman: FilamanSimulator,
+    hass_storage: dict[str, Any],
+    stored: str,
+) -> None:
+    """No ledger yet (never started), or one whose grams all landed or were dropped."""
+    bambuddy, bambuddy_key, filaman, filaman_key = servers
+    entry = make_entry(bambuddy, bambuddy_key, filaman, filaman_key)
+    entry.add_to_hass(hass)
+    if stored == "settled":
+        key = store_ledger(hass_storage, entry)
+        settled = Ledger.from_dict(hass_storage[key]["data"], 1)
+        for owed in settled.owed():
+            owed.state = EntryState.SKIPPED
+        hass_storage[key]["data"] = settled.to_dict()
+    result = await reconfigure_to(hass, entry, bambuddy, other_filaman)
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_FILAMAN_URL] == url_of(other_filaman)
+
+
 async def test_reconfigure_errors_then_success(
     hass: HomeAssistant,
     servers: Servers,
@@ -1037,8 +1175,10 @@ def test_flow_texts_cover_every_step_field_error_and_abort() -> None:
             CONF_FILAMAN_URL,
             CONF_FILAMAN_API_KEY,
         },
+        "filaman_changed": set(),  # a menu
     }
     assert set(steps) == set(fields)
+    assert set(steps["filaman_changed"]["menu_options"]) == {"filaman_moved", "filaman_replaced"}
     for step, names in fields.items():
         assert steps[step]["title"]
         assert steps[step]["description"]

@@ -60,6 +60,7 @@ from .const import (
     MIN_RECONNECT_INTERVAL,
     MIN_SYNC_INTERVAL,
 )
+from .ledger_store import async_hold_for_other_filaman, async_owed_grams
 from .validation import (
     InvalidUrlError,
     check_bambuddy_key,
@@ -199,6 +200,8 @@ class FilamanBambuddyConfigFlow(ConfigFlow, domain=DOMAIN):
         self._printers: dict[int, Printer] = {}
         self._printer: Printer | None = None
         self._filaman: _FilamanChoice | None = None
+        self._reconfigured: dict[str, Any] = {}
+        self._owed_grams = 0.0
 
     # --- server checks ---------------------------------------------------------------------
 
@@ -453,7 +456,7 @@ class FilamanBambuddyConfigFlow(ConfigFlow, domain=DOMAIN):
             except _FormError as err:
                 err.apply(errors, placeholders)
             else:
-                return self.async_update_reload_and_abort(entry, data=data)
+                return await self._apply_reconfigure(entry, data)
         suggested = {
             CONF_BAMBUDDY_URL: entry.data[CONF_BAMBUDDY_URL],
             CONF_FILAMAN_URL: entry.data[CONF_FILAMAN_URL],
@@ -464,6 +467,53 @@ class FilamanBambuddyConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    async def _apply_reconfigure(
+        self, entry: ConfigEntry, data: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Save the new data, first asking what a new FilaMan address means for owed grams.
+
+        The ledger's spool ids are the old FilaMan's. Only the user knows whether the new
+        address is the same FilaMan (moved) or another one, where the same ids are other
+        spools; the question is asked only while grams are owed.
+        """
+        moved = data[CONF_FILAMAN_URL] != normalize_url(entry.data[CONF_FILAMAN_URL])
+        owed = await async_owed_grams(self.hass, entry) if moved else 0.0
+        if not owed:
+            return self.async_update_reload_and_abort(entry, data=data)
+        self._reconfigured = data
+        self._owed_grams = owed
+        return await self.async_step_filaman_changed()
+
+    async def async_step_filaman_changed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask whether the new FilaMan address is the same FilaMan."""
+        return self.async_show_menu(
+            step_id="filaman_changed",
+            menu_options=["filaman_moved", "filaman_replaced"],
+            description_placeholders={
+                "grams": f"{self._owed_grams:g}",
+                "old_url": self._get_reconfigure_entry().data[CONF_FILAMAN_URL],
+                "new_url": self._reconfigured[CONF_FILAMAN_URL],
+            },
+        )
+
+    async def async_step_filaman_moved(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The same FilaMan at a new address: what is owed is debited there as booked."""
+        return self.async_update_reload_and_abort(
+            self._get_reconfigure_entry(), data=self._reconfigured
+        )
+
+    async def async_step_filaman_replaced(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Another FilaMan: what is owed is held for the user to link, never sent by id."""
+        entry = self._get_reconfigure_entry()
+        await async_hold_for_other_filaman(self.hass, entry)
+        return self.async_update_reload_and_abort(entry, data=self._reconfigured)
 
     async def _reconfigured_data(
         self, entry: ConfigEntry, user_input: Mapping[str, Any]

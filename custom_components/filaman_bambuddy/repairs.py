@@ -68,6 +68,8 @@ ISSUE_PLUGIN_ACTIVE = "filaman_plugin_active"
 ISSUE_AUTH_DISABLED = "bambuddy_auth_disabled"
 ISSUE_UNREACHABLE = "bambuddy_unreachable"
 ISSUE_UNLINKED_USAGE = "unlinked_usage"
+# The same grams and fix flow, held because the printer was pointed at another FilaMan.
+ISSUE_UNLINKED_OTHER_FILAMAN = "unlinked_usage_other_filaman"
 ISSUE_RFID_SHARED_TAG = "rfid_shared_tag"
 ISSUE_RFID_MATERIAL_MISMATCH = "rfid_material_mismatch"
 ISSUE_RFID_HELD_BY_OTHER = "rfid_held_by_other"
@@ -226,7 +228,9 @@ def async_sync_unlinked_usage_issues(
             is_fixable=True,
             is_persistent=False,
             severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_UNLINKED_USAGE,
+            translation_key=(
+                ISSUE_UNLINKED_OTHER_FILAMAN if link.other_filaman else ISSUE_UNLINKED_USAGE
+            ),
             translation_placeholders={
                 "printer": entry.title,
                 "grams": f"{link.grams:g}",

@@ -10,6 +10,7 @@ import pytest
 
 from custom_components.filaman_bambuddy.api.models_bambuddy import UsageRow
 from custom_components.filaman_bambuddy.consumption.ledger import (
+    HELD_FOR_OTHER_FILAMAN,
     KEEP_FINISHED,
     EntryState,
     EventMark,
@@ -18,6 +19,7 @@ from custom_components.filaman_bambuddy.consumption.ledger import (
     TransitionError,
     UsageHint,
 )
+from custom_components.filaman_bambuddy.consumption.unassigned import CaseState, TrayCase
 
 PRINTER = 3
 T0 = datetime(2026, 11, 24, 11, 42, 14, tzinfo=UTC)
@@ -252,3 +254,46 @@ def test_a_dismissal_stays_a_dismissal() -> None:
     restored = Ledger.from_dict(json.loads(json.dumps(ledger.to_dict())), PRINTER)
     assert restored.entries[entry.key].state is EntryState.SKIPPED
     assert restored.awaiting_links() == {}
+
+
+def test_another_filaman_gets_nothing_owed_by_spool_id() -> None:
+    """Every owed entry is held for the user (never relinked by the queue), a by-hand record
+    goes back to its tray's case, and what landed stays landed."""
+    ledger = Ledger(PRINTER, cursor=0)
+    done, queued, flying, held = ledger.ingest(
+        [row(1, 8), row(2, 8), row(3, 9), row(4, 10)], now=T0
+    ).new_entries
+    for entry, spool in ((done, 41), (queued, 41), (flying, 42)):
+        ledger.resolve_spool(entry.key, spool)
+    ledger.mark_in_flight(done.key, probe(), T0)
+    ledger.mark_done(done.key, 5, 990.0)
+    ledger.mark_in_flight(flying.key, probe(), T0)
+    ledger.mark_awaiting_link(held.key)
+    case = TrayCase("0-2-20261124T110000", (0, 2), "Vase", T0, state=CaseState.UNRECORDED)
+    manual = ledger.add_manual(case, 43, 4.0, T0)
+    assert manual is not None
+
+    held_now, reopened = ledger.hold_for_other_filaman()
+
+    assert [e.usage_id for e in held_now] == [2, 3, 4]
+    for entry in held_now:
+        assert (entry.state, entry.reason, entry.filaman_spool_id, entry.probe) == (
+            EntryState.AWAITING_LINK, HELD_FOR_OTHER_FILAMAN, None, None
+        )  # fmt: skip
+    assert done.state is EntryState.DONE
+    assert manual.key not in ledger.entries
+    assert [(c.case_id, c.slot, c.job, c.state) for c in reopened] == [
+        (case.case_id, (0, 2), "Vase", CaseState.UNRECORDED)
+    ]
+    assert ledger.tray_cases[case.case_id] == reopened[0]
+    assert ledger.spool_map == {}
+    assert sum(entry.grams for entry in ledger.owed()) == 30.0
+    # The queue's own relinking leaves them; the user's link moves them, once.
+    assert ledger.awaiting_links(relinkable_only=True) == {}
+    assert ledger.link_awaiting(8, 77, by_user=False) == []
+    assert [e.usage_id for e in ledger.link_awaiting(8, 77)] == [2]
+    assert (queued.state, queued.reason, queued.filaman_spool_id) == (EntryState.PENDING, None, 77)
+    restored = Ledger.from_dict(json.loads(json.dumps(ledger.to_dict())), PRINTER)
+    assert restored.entries[flying.key].reason == HELD_FOR_OTHER_FILAMAN
+    assert restored.awaiting_links(relinkable_only=True) == {}
+    assert case.case_id in restored.tray_cases

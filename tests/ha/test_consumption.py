@@ -6,8 +6,11 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -18,13 +21,19 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.filaman_bambuddy import print_events
 from custom_components.filaman_bambuddy.api.events import WsEvent
-from custom_components.filaman_bambuddy.const import DOMAIN
+from custom_components.filaman_bambuddy.const import (
+    CONF_BAMBUDDY_URL,
+    CONF_FILAMAN_API_KEY,
+    CONF_FILAMAN_URL,
+    DOMAIN,
+)
 from custom_components.filaman_bambuddy.print_events import (
     EVENT_CONSUMPTION,
     EVENT_PRINT_COMPLETE,
 )
+from simulators.filaman import FilamanSimulator
 
-from .conftest import Servers, printer_device, state_of, wait_for
+from .conftest import Servers, printer_device, settle, state_of, unload, wait_for
 
 GRAMS = {(0, 0): 12.5, (0, 1): 3.2}
 
@@ -273,3 +282,75 @@ async def _pause(hass: HomeAssistant, seconds: float) -> None:
     """Let real time pass (the simulators and the processor run on it)."""
     await asyncio.sleep(seconds)
     await hass.async_block_till_done()
+
+
+@pytest.mark.usefixtures("assigned")
+async def test_reconfigure_to_another_filaman_sends_nothing_owed_by_spool_id(
+    hass: HomeAssistant, servers: Servers, loaded_entry: MockConfigEntry
+) -> None:
+    """Grams owed to the old FilaMan's spools 1 and 2 never land on the new one's 1 and 2;
+    they wait for the user, who links them to the right spool: debited there, once."""
+    assert await async_setup_component(hass, "repairs", {})
+    servers.filaman.down = True
+    await servers.bambuddy.run_print(servers.printer_id, "Benchy", grams=GRAMS)
+    await wait_for(lambda: loaded_entry.runtime_data.consumption.pending_count == 2)
+
+    other = FilamanSimulator()
+    await other.start(host="127.0.0.1", port=0)
+    try:
+        filament = other.add_filament(other.add_manufacturer("Elegoo"), "PLA")
+        same_ids = [other.add_spool(filament) for _ in range(3)]
+        assert same_ids == servers.spool_ids  # the same numbers, other spools
+        serial = servers.bambuddy.printer(servers.printer_id).serial_number
+        hass.config_entries.async_update_entry(loaded_entry, unique_id=serial)
+        flow = await loaded_entry.start_reconfigure_flow(hass)
+        flow = await hass.config_entries.flow.async_configure(
+            flow["flow_id"],
+            {
+                CONF_BAMBUDDY_URL: servers.bambuddy.url,
+                CONF_FILAMAN_URL: other.url,
+                CONF_FILAMAN_API_KEY: other.create_api_key(),
+            },
+        )
+        assert flow.get("step_id") == "filaman_changed", flow
+        assert flow["description_placeholders"]["grams"] == "15.7"
+        flow = await hass.config_entries.flow.async_configure(
+            flow["flow_id"], {"next_step_id": "filaman_replaced"}
+        )
+        assert flow["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert loaded_entry.state is ConfigEntryState.LOADED
+        await settle(hass, loaded_entry)
+        consumption = loaded_entry.runtime_data.consumption
+        await consumption.wake("test")
+        await consumption.wait_idle()
+
+        assert all(not other.consumption_events(spool) for spool in same_ids)
+        issues = [
+            issue
+            for (domain, issue_id), issue in ir.async_get(hass).issues.items()
+            if domain == DOMAIN and issue_id.startswith("unlinked_usage_")
+        ]
+        assert {issue.translation_key for issue in issues} == {"unlinked_usage_other_filaman"}
+        assert sorted(i.translation_placeholders["grams"] for i in issues) == ["12.5", "3.2"]
+        assert state_of(hass, loaded_entry, "pending_consumptions").attributes[
+            "awaiting_link_grams"
+        ] == pytest.approx(15.7)
+
+        # The user says A1's grams were the new FilaMan's spool 3: debited there, once.
+        a1 = next(i for i in issues if i.translation_placeholders["slot"] == "A1")
+        manager = repairs_flow_manager(hass)
+        assert manager is not None
+        fix = await manager.async_init(DOMAIN, data={"issue_id": a1.issue_id})
+        fix = await manager.async_configure(fix["flow_id"], {"next_step_id": "link"})
+        fix = await manager.async_configure(fix["flow_id"], {"filaman_spool": str(same_ids[2])})
+        assert fix["type"] == "create_entry"
+        await wait_for(lambda: other.spool(same_ids[2]).remaining_weight_g == 987.5)
+        await consumption.wait_idle()
+        assert len(other.consumption_events(same_ids[2])) == 1
+        assert not other.consumption_events(same_ids[0])
+        servers.filaman.down = False
+        assert not servers.filaman.consumption_events(servers.spool_ids[0])
+    finally:
+        await unload(hass, loaded_entry)
+        await other.stop()

@@ -33,6 +33,7 @@ ISSUE_PLACEHOLDERS = {
     repairs.ISSUE_AUTH_DISABLED: SETUP_PLACEHOLDERS,
     repairs.ISSUE_UNREACHABLE: SETUP_PLACEHOLDERS,
     repairs.ISSUE_UNLINKED_USAGE: {"printer", "grams", "prints", "bambuddy_spool", "slot"},
+    repairs.ISSUE_UNLINKED_OTHER_FILAMAN: {"printer", "grams", "prints", "bambuddy_spool", "slot"},
     repairs.ISSUE_RFID_SHARED_TAG: RFID_PLACEHOLDERS,
     repairs.ISSUE_RFID_MATERIAL_MISMATCH: RFID_PLACEHOLDERS,
     repairs.ISSUE_RFID_HELD_BY_OTHER: RFID_PLACEHOLDERS,

@@ -90,7 +90,7 @@ class Debiter:
 
     async def _relink_awaiting(self) -> None:
         """Queue held grams whose Bambuddy spool has been linked since (its note, strictly)."""
-        for bambuddy_id in self._book.ledger.awaiting_links():
+        for bambuddy_id in self._book.ledger.awaiting_links(relinkable_only=True):
             try:
                 filaman_id = (await self._bambuddy.spool(bambuddy_id)).filaman_id
             except NotFoundError:
@@ -98,12 +98,15 @@ class Debiter:
             except ApiError as err:
                 raise self._problems.fail("reading the Bambuddy spool", err) from None
             if filaman_id is not None and filaman_id not in self._unusable:
-                await self.link(bambuddy_id, filaman_id)
+                await self.link(bambuddy_id, filaman_id, by_user=False)
 
-    async def link(self, bambuddy_id: int, filaman_id: int) -> list[LedgerEntry]:
+    async def link(
+        self, bambuddy_id: int, filaman_id: int, *, by_user: bool = True
+    ) -> list[LedgerEntry]:
         """Queue what waits for ``bambuddy_id`` onto ``filaman_id`` and save it."""
-        self._unusable.discard(filaman_id)  # the user chose it: try it again
-        moved = self._book.ledger.link_awaiting(bambuddy_id, filaman_id)
+        if by_user:
+            self._unusable.discard(filaman_id)  # the user chose it: try it again
+        moved = self._book.ledger.link_awaiting(bambuddy_id, filaman_id, by_user=by_user)
         if moved:
             _LOGGER.info(
                 "Printer %s: Bambuddy spool %s is linked to FilaMan spool %s; debiting the "

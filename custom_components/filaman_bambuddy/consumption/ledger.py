@@ -45,7 +45,7 @@ from typing import Any
 
 from ..api.events import SpoolUsageLoggedEvent
 from ..api.models_bambuddy import UsageRow, slot_label
-from .unassigned import TrayCase, manual_key
+from .unassigned import CaseState, TrayCase, manual_key
 
 # --- One entry -----------------------------------------------------------------------------------
 # One ledger entry: a usage owed to FilaMan, its state, and how it is stored.
@@ -69,6 +69,12 @@ class SkipReason(StrEnum):
     REJECTED = "rejected"
     DISMISSED = "dismissed"
     """The user said grams held for an unlinked spool are not FilaMan's."""
+
+
+# The reason on grams held because the entry was pointed at another FilaMan: the spool ids
+# they were bound to (or that Bambuddy's notes still name) are the old FilaMan's, so only
+# the user may link them; the debit queue never relinks them by itself.
+HELD_FOR_OTHER_FILAMAN = "other_filaman"
 
 
 # Why an older version skipped grams that a link to a FilaMan spool can still place.
@@ -107,6 +113,11 @@ class LedgerEntry:
     def finished(self) -> bool:
         """Nothing more the queue can do: done, skipped, or waiting for the user's link."""
         return self.state not in UNFINISHED
+
+    @property
+    def owed(self) -> bool:
+        """Its grams are not in FilaMan yet (queued, in flight, or held for a link)."""
+        return self.state in UNFINISHED or self.state is EntryState.AWAITING_LINK
 
     @property
     def note(self) -> str:
@@ -251,13 +262,23 @@ class Ledger:
     def pending_count(self) -> int:
         return sum(1 for entry in self.entries.values() if not entry.finished)
 
-    def awaiting_links(self) -> dict[int, list[LedgerEntry]]:
-        """Entries waiting for a link, by the Bambuddy spool they were booked to."""
+    def awaiting_links(self, *, relinkable_only: bool = False) -> dict[int, list[LedgerEntry]]:
+        """Entries waiting for a link, by the Bambuddy spool they were booked to.
+
+        ``relinkable_only``: leave out grams only the user may link (held for another FilaMan).
+        """
         waiting: dict[int, list[LedgerEntry]] = {}
         for entry in sorted(self.entries.values(), key=by_seq):
-            if entry.state is EntryState.AWAITING_LINK and entry.bambuddy_spool_id is not None:
-                waiting.setdefault(entry.bambuddy_spool_id, []).append(entry)
+            if entry.state is not EntryState.AWAITING_LINK or entry.bambuddy_spool_id is None:
+                continue
+            if relinkable_only and entry.reason == HELD_FOR_OTHER_FILAMAN:
+                continue
+            waiting.setdefault(entry.bambuddy_spool_id, []).append(entry)
         return waiting
+
+    def owed(self) -> list[LedgerEntry]:
+        """Every entry whose grams are not in FilaMan yet: queued, in flight or held."""
+        return [entry for entry in self.entries.values() if entry.owed]
 
     def usage_key(self, usage_id: int) -> str:
         suffix = f"~r{self.epoch}" if self.epoch else ""
@@ -520,17 +541,64 @@ class Ledger:
         entry.probe = None
         entry.filaman_spool_id = None
 
-    def link_awaiting(self, bambuddy_spool_id: int, filaman_spool_id: int) -> list[LedgerEntry]:
+    def link_awaiting(
+        self, bambuddy_spool_id: int, filaman_spool_id: int, *, by_user: bool = True
+    ) -> list[LedgerEntry]:
         """Queue the grams held for ``bambuddy_spool_id`` onto ``filaman_spool_id``.
 
-        Only entries still awaiting a link move, so asking twice queues nothing twice.
+        Only entries still awaiting a link move, so asking twice queues nothing twice; a link
+        found by the queue itself (``by_user=False``) leaves grams only the user may link.
         """
-        moved = self.awaiting_links().get(bambuddy_spool_id, [])
+        waiting = self.awaiting_links(relinkable_only=not by_user)
+        moved = waiting.get(bambuddy_spool_id, [])
         for entry in moved:
             entry.state = EntryState.PENDING
+            entry.reason = None
             entry.filaman_spool_id = filaman_spool_id
         self.spool_map[bambuddy_spool_id] = filaman_spool_id
         return moved
+
+    def hold_for_other_filaman(self) -> tuple[list[LedgerEntry], list[TrayCase]]:
+        """The printer now debits another FilaMan: nothing owed may reach it by spool id.
+
+        Every id this ledger knows is the old FilaMan's, and so are the ids Bambuddy's notes
+        still name until the sync has matched the new one, so the same id there is most
+        likely another spool. Grams booked to a Bambuddy spool are held for the user to link
+        (an in-flight one may have landed in the old FilaMan: the user knows); grams recorded
+        by hand go back to their tray's case. Returns (held entries, reopened cases).
+        """
+        held: list[LedgerEntry] = []
+        reopened: list[TrayCase] = []
+        for entry in sorted(self.entries.values(), key=by_seq):
+            if not entry.owed:
+                continue
+            if entry.bambuddy_spool_id is None:
+                reopened.append(self._reopen_manual(entry))
+                continue
+            entry.state = EntryState.AWAITING_LINK
+            entry.reason = HELD_FOR_OTHER_FILAMAN
+            entry.filaman_spool_id = None
+            entry.probe = None
+            held.append(entry)
+        self.spool_map.clear()
+        return held, reopened
+
+    def _reopen_manual(self, entry: LedgerEntry) -> TrayCase:
+        """Undo a by-hand record that never reached FilaMan: its case asks the user again."""
+        del self.entries[entry.key]
+        case_id = entry.key.split(":manual:", 1)[-1]
+        assert entry.slot is not None  # a manual entry always names its tray
+        case = TrayCase(
+            case_id=case_id,
+            slot=entry.slot,
+            job=entry.print_name,
+            started_at=entry.event_at,
+            state=CaseState.UNRECORDED,
+            print_status=entry.print_status,
+            ended_at=entry.event_at,
+        )
+        self.tray_cases[case_id] = case
+        return case
 
     def dismiss_awaiting(self, bambuddy_spool_id: int) -> list[LedgerEntry]:
         """The user says the grams held for this spool are not FilaMan's: skip them."""

@@ -62,6 +62,8 @@ class AwaitingLink:
     usage_ids: tuple[int, ...]
     print_names: tuple[str, ...]
     slot: tuple[int, int] | None
+    other_filaman: bool = False
+    """Held because the printer now debits another FilaMan: only the user may link them."""
 
 
 @dataclass(frozen=True, slots=True)

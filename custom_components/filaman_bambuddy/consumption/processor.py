@@ -50,7 +50,14 @@ from ..api.filaman import FilamanClient
 from ..api.models_bambuddy import link_note
 from .debit import Debiter
 from .intake import UsageIntake, legacy_fingerprint, legacy_slots
-from .ledger import EntryState, LedgerEntry, PastRefusal, PastUsageRefused
+from .ledger import (
+    HELD_FOR_OTHER_FILAMAN,
+    EntryState,
+    Ledger,
+    LedgerEntry,
+    PastRefusal,
+    PastUsageRefused,
+)
 from .models import (
     AwaitingLink,
     DebitRecord,
@@ -321,6 +328,17 @@ class ConsumptionProcessor:
         self._report_awaiting()
         return round(sum(entry.grams for entry in dismissed), 2)
 
+    async def hold_for_other_filaman(self) -> float:
+        """The printer is about to debit another FilaMan: hold what is owed for the user.
+
+        See :meth:`.ledger.Ledger.hold_for_other_filaman`. Returns the grams held.
+        """
+        async with self._lock:
+            held_grams = hold_ledger_for_other_filaman(self._book.ledger, self.printer_id)
+            await self._book.save()
+        self._report_awaiting()
+        return held_grams
+
     def _report_awaiting(self) -> None:
         """Tell Home Assistant when what waits for a link changed (repair issues)."""
         current = self.awaiting_links()
@@ -481,6 +499,22 @@ def announce_prints(
         notify(on_print, usage)
 
 
+def hold_ledger_for_other_filaman(ledger: Ledger, printer_id: int) -> float:
+    """Hold a ledger's owed grams for another FilaMan and log what was held."""
+    held, reopened = ledger.hold_for_other_filaman()
+    grams = round(sum(entry.grams for entry in held), 2)
+    if held or reopened:
+        _LOGGER.warning(
+            "Printer %s now debits another FilaMan: %s g owed to spools of the old one are "
+            "held until you link them, and %s tray(s) recorded by hand ask again (see "
+            "Settings → Repairs)",
+            printer_id,
+            grams,
+            len(reopened),
+        )
+    return grams
+
+
 def awaiting_links(book: LedgerBook) -> dict[int, AwaitingLink]:
     """What waits for a link, per unlinked Bambuddy spool (for repair issues and sensors)."""
     summary: dict[int, AwaitingLink] = {}
@@ -492,6 +526,7 @@ def awaiting_links(book: LedgerBook) -> dict[int, AwaitingLink]:
             usage_ids=tuple(entry.usage_id for entry in entries if entry.usage_id is not None),
             print_names=tuple(names),
             slot=next((entry.slot for entry in reversed(entries) if entry.slot), None),
+            other_filaman=any(entry.reason == HELD_FOR_OTHER_FILAMAN for entry in entries),
         )
     return summary
 
