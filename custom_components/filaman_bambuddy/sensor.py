@@ -13,7 +13,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTemperature, UnitOfTime
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfMass,
+    UnitOfTemperature,
+    UnitOfTime,
+)
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -149,7 +155,24 @@ def _pending_attributes(entry: FilamanBambuddyConfigEntry) -> dict[str, Any]:
     }
 
 
+def _owed_attributes(entry: FilamanBambuddyConfigEntry) -> dict[str, Any]:
+    """Where the grams not in FilaMan are: on their way, or waiting for the user (Repairs)."""
+    owed = entry.runtime_data.consumption.owed_grams()
+    return {"queued_grams": owed.queued, "awaiting_link_grams": owed.awaiting_link}
+
+
 HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (
+    HealthSensorDescription(
+        # The number the user's trust rests on: 0 means every booked gram is in FilaMan.
+        key="grams_not_in_filaman",
+        translation_key="grams_not_in_filaman",
+        device_class=SensorDeviceClass.WEIGHT,
+        native_unit_of_measurement=UnitOfMass.GRAMS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        value_fn=lambda entry: entry.runtime_data.consumption.owed_grams().total,
+        attributes_fn=_owed_attributes,
+    ),
     HealthSensorDescription(
         key="last_sync",
         translation_key="last_sync",

@@ -189,6 +189,9 @@ async def test_filaman_down_for_the_whole_print_debits_once_when_back(
     servers.filaman.down = True
     await servers.bambuddy.run_print(servers.printer_id, "Benchy", grams=GRAMS)
     await wait_for(lambda: state_of(hass, loaded_entry, "pending_consumptions").state == "2")
+    owed = state_of(hass, loaded_entry, "grams_not_in_filaman")
+    assert float(owed.state) == pytest.approx(15.7)
+    assert owed.attributes["queued_grams"] == pytest.approx(15.7)
 
     # Past the usage wait: the print has usage owed, so no empty announcement.
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=95))
@@ -204,6 +207,7 @@ async def test_filaman_down_for_the_whole_print_debits_once_when_back(
     assert remaining(servers, second) == pytest.approx(996.8)
     assert len(completed[0].data["spools"]) == 2
     await wait_for(lambda: state_of(hass, loaded_entry, "pending_consumptions").state == "0")
+    assert float(state_of(hass, loaded_entry, "grams_not_in_filaman").state) == 0.0
 
 
 @pytest.mark.usefixtures("assigned")

@@ -201,6 +201,13 @@ async def test_unlinked_usage_repair_survives_restart_and_debits_once(
     pending = state_of(hass, entry, "pending_consumptions")
     assert pending.attributes["awaiting_link_grams"] == 42.0
     assert pending.attributes["awaiting_link_bambuddy_spools"] == [auto]
+    # Nothing is queued, yet 42 g are not in FilaMan: the sensor the user watches says so.
+    assert pending.state == "0"
+    owed = state_of(hass, entry, "grams_not_in_filaman")
+    assert float(owed.state) == 42.0
+    assert owed.attributes["unit_of_measurement"] == "g"
+    assert owed.attributes["queued_grams"] == 0.0
+    assert owed.attributes["awaiting_link_grams"] == 42.0
     await wait_for(lambda: len(events) == 2)
     assert events[0].data["awaiting_link_grams"] == 30.0
     assert events[0].data["spools"][0]["awaiting_link"] is True
@@ -227,6 +234,7 @@ async def test_unlinked_usage_repair_survives_restart_and_debits_once(
     await hass.async_block_till_done()
     assert unlinked_issues(hass) == []
     assert servers.bambuddy.db.spools[auto].fields["note"] == f"filaman:{target}"
+    assert float(state_of(hass, entry, "grams_not_in_filaman").state) == 0.0
 
     # Never twice: more runs and another restart add nothing.
     await unload(hass, entry)

@@ -67,6 +67,20 @@ class AwaitingLink:
 
 
 @dataclass(frozen=True, slots=True)
+class OwedGrams:
+    """Grams booked by Bambuddy that are not in FilaMan yet."""
+
+    queued: float
+    """On their way: pending or in flight (FilaMan down, say)."""
+    awaiting_link: float
+    """Held until the user links their spool (Settings → Repairs)."""
+
+    @property
+    def total(self) -> float:
+        return round(self.queued + self.awaiting_link, 2)
+
+
+@dataclass(frozen=True, slots=True)
 class PrintUsage:
     """A finished print, reported once when every one of its rows is settled."""
 

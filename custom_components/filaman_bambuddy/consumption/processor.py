@@ -61,6 +61,7 @@ from .ledger import (
 from .models import (
     AwaitingLink,
     DebitRecord,
+    OwedGrams,
     PrintSpoolUsage,
     PrintUsage,
     Problems,
@@ -179,6 +180,16 @@ class ConsumptionProcessor:
     @property
     def awaiting_link_grams(self) -> float:
         return round(sum(link.grams for link in self.awaiting_links().values()), 2)
+
+    def owed_grams(self) -> OwedGrams:
+        """Every gram booked but not in FilaMan yet: queued or in flight, and held for a link."""
+        queued = held = 0.0
+        for entry in self._book.ledger.owed():
+            if entry.state is EntryState.AWAITING_LINK:
+                held += entry.grams
+            else:
+                queued += entry.grams
+        return OwedGrams(queued=round(queued, 2), awaiting_link=round(held, 2))
 
     def entries(self) -> list[LedgerEntry]:
         """Every kept ledger entry, oldest first (copies are not made: do not mutate)."""
