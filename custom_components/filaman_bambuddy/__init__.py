@@ -151,6 +151,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         on_debit=on_debit,
         on_print=bridge.handle_print_usage,
         on_awaiting=on_awaiting,
+        # A by-hand record FilaMan did not take: its tray's repair is shown again.
+        on_case_reopened=lambda _case: entry.runtime_data.tray_watch.refresh(),
     )
     entry.runtime_data = FilamanBambuddyData(
         hub=hub,

@@ -559,7 +559,11 @@ class TrayCaseRepairFlow(RepairsFlow):
             else:
                 entry.runtime_data.tray_watch.refresh()
                 await async_wake_consumption(self.hass, entry, "recorded by hand")
-                return self.async_create_entry(data={})
+                if self._case_id not in consumption.tray_cases.cases:
+                    return self.async_create_entry(data={})
+                # FilaMan did not take them (the spool was deleted, or refuses): the case
+                # is open again, so the user chooses again here.
+                errors["filaman_spool"] = "spool_refused"
         try:
             options = await self._choices(entry, case)
         except HomeAssistantError:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+import json
+from pathlib import Path
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -14,13 +16,20 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.filaman_bambuddy.const import DOMAIN
+from custom_components.filaman_bambuddy.consumption import (
+    PastRefusal,
+    processor as processor_module,
+)
 from custom_components.filaman_bambuddy.print_events import (
     EVENT_CONSUMPTION,
     EVENT_PRINT_COMPLETE,
 )
+from custom_components.filaman_bambuddy.services.past_prints import past_refusal
+from simulators.bambuddy.state import UsageRow as BambuddyUsageRow
 
 from .conftest import Servers, printer_device, set_up_entry, settle, unload, wait_for
 
+COMPONENT = Path(__file__).parents[2] / "custom_components" / DOMAIN
 OLD_PRINTS = (("Benchy", {(0, 0): 20.0}), ("Clip", {(0, 1): 7.5}))
 
 
@@ -228,3 +237,71 @@ async def test_unknown_device_or_unloaded_entry_is_refused(
     with pytest.raises(ServiceValidationError) as not_loaded:
         await debit_past(hass, loaded_entry, an_hour_ago())
     assert not_loaded.value.translation_key == "entry_not_loaded"
+
+
+@pytest.mark.parametrize("reason", list(PastRefusal))
+def test_every_refusal_is_its_own_translated_validation_error(reason: PastRefusal) -> None:
+    error = past_refusal(reason, "Workshop X1C")
+    assert isinstance(error, ServiceValidationError)
+    assert error.translation_domain == DOMAIN
+    assert error.translation_placeholders == {"printer": "Workshop X1C"}
+    strings = json.loads((COMPONENT / "strings.json").read_text(encoding="utf-8"))
+    assert "{printer}" in strings["exceptions"][error.translation_key]["message"]
+    others = {past_refusal(other, "x").translation_key for other in PastRefusal if other != reason}
+    assert error.translation_key not in others
+
+
+async def test_refused_when_bambuddy_keeps_no_usage_history(
+    hass: HomeAssistant, servers: Servers
+) -> None:
+    servers.bambuddy.fail_next("GET", r"/inventory/usage$", status=404, count=10_000)
+    entry = await set_up_entry(hass, servers)
+    with pytest.raises(ServiceValidationError) as refused:
+        await debit_past(hass, entry, an_hour_ago())
+    assert refused.value.translation_key == "past_prints_unsupported"
+    assert posts(servers) == 0
+    await unload(hass, entry)
+
+
+async def test_refused_when_the_history_since_is_more_than_one_page(
+    hass: HomeAssistant,
+    servers: Servers,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More rows since then than the largest page Bambuddy is asked for: none taken."""
+    first = servers.spool_ids[0]
+    device_id = printer_device(hass, loaded_entry).id
+    await hass.services.async_call(
+        DOMAIN,
+        "assign_spool",
+        {"filaman_spool_id": first, "device_id": device_id, "ams_id": 0, "tray_id": 0},
+        blocking=True,
+    )
+    assert await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assignment = servers.bambuddy.db.assignment_at(servers.printer_id, 0, 0)
+    assert assignment is not None
+    twin = assignment.spool_id
+    now = dt_util.utcnow().replace(microsecond=0)
+    for n in range(150):  # a busy farm's month, logged before the integration was installed
+        servers.bambuddy.db.usage.append(
+            BambuddyUsageRow(
+                id=servers.bambuddy.db.next_id("usage"), spool_id=twin,
+                printer_id=servers.printer_id, print_name=f"Part {n}", weight_used=1.0,
+                percent_used=0, status="completed", cost=None,
+                created_at=now - timedelta(minutes=150 - n),
+            )
+        )  # fmt: skip
+    monkeypatch.setattr(processor_module, "MAX_PAGE_LIMIT", processor_module.DEFAULT_PAGE_LIMIT)
+    entry = await set_up_entry(hass, servers)
+    with pytest.raises(ServiceValidationError) as refused:
+        await debit_past(hass, entry, dt_util.now() - timedelta(hours=3))
+    assert refused.value.translation_key == "past_prints_too_many"
+    assert entry.runtime_data.consumption.entries() == []
+    assert posts(servers) == 0
+    # A since the page does reach back to is taken in.
+    assert (await debit_past(hass, entry, dt_util.now() - timedelta(minutes=30, seconds=30)))[
+        "taken_in"
+    ] == 30
+    await unload(hass, entry)

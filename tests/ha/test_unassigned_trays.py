@@ -331,3 +331,46 @@ async def test_recording_for_a_spool_filaman_lost_meanwhile(
     assert len(tray_issues(hass)) == 1  # still there, nothing recorded
     assert all(remaining(servers, s) == 1000.0 for s in (servers.spool_ids[0],))
     await unload(hass, entry)
+
+
+async def test_grams_recorded_by_hand_that_filaman_refuses_go_back_to_the_tray(
+    hass: HomeAssistant, servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The chosen spool is deleted in FilaMan before the debit lands: the tray's repair comes
+    back (no Bambuddy spool could hold the grams), and the second answer is debited once."""
+    assert await async_setup_component(hass, "repairs", {})
+    entry = await set_up_entry(hass, servers)
+    await servers.bambuddy.run_print(servers.printer_id, "Vase", {SLOT: 20.0}, duration=0.3)
+    await wait_for(lambda: bool(entry.runtime_data.consumption.tray_cases.cases))
+    await wait_for(
+        lambda: all(
+            case.state is CaseState.ENDED
+            for case in entry.runtime_data.consumption.tray_cases.cases.values()
+        )
+    )
+    await settle(hass, entry)
+    await usage_step_passes(hass)
+    gone, kept = servers.spool_ids[1], servers.spool_ids[2]
+    servers.filaman.fail_next("POST", rf"/spools/{gone}/consumptions$", status=404)
+    manager, flow = await fix_flow(hass)
+    flow = await manager.async_configure(flow["flow_id"], {"next_step_id": "record"})
+    with caplog.at_level(logging.WARNING):
+        flow = await manager.async_configure(
+            flow["flow_id"], {"filaman_spool": str(gone), "grams": 18.0}
+        )
+    # The user stays in the dialog, told to choose again; the tray's repair stays.
+    assert flow["type"] == "form"
+    assert flow["errors"] == {"filaman_spool": "spool_refused"}
+    assert [r for r in caplog.records if "recorded by hand for tray" in r.getMessage()]
+    (issue,) = tray_issues(hass)
+    assert issue.translation_key == "unrecorded_tray"
+    assert entry.runtime_data.consumption.owed_grams().total == 0  # nothing hidden in a queue
+
+    flow = await manager.async_configure(
+        flow["flow_id"], {"filaman_spool": str(kept), "grams": 18.0}
+    )
+    assert flow["type"] == "create_entry"
+    await wait_for(lambda: remaining(servers, kept) == 982.0)
+    assert tray_issues(hass) == []
+    assert remaining(servers, gone) == 1000.0
+    await unload(hass, entry)

@@ -25,6 +25,7 @@ the spool's recent events):
   refuses the debit, is held as ``awaiting_link``, with one warning; each run looks
   again whether that spool got linked to a usable FilaMan spool (by the sync adopting
   it, or by the user through the repair issue) and then queues the grams, once.
+  Grams the user recorded by hand for a tray go back to that tray's case instead.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from ..api.models_filaman import SpoolEvent
 from .ledger import EntryState, EventMark, LedgerEntry, Probe, SkipReason
 from .models import DebitRecord, Problems, Transient, Wait, notify
 from .store import LedgerBook
+from .unassigned import TrayCase
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ class Debiter:
         settle_time: float,
         clock: Callable[[], datetime],
         on_debit: Callable[[DebitRecord], None] | None,
+        on_reopened: Callable[[TrayCase], None] | None = None,
     ) -> None:
         self._bambuddy = bambuddy
         self._filaman = filaman
@@ -74,6 +77,7 @@ class Debiter:
         self._settle_time = settle_time
         self._clock = clock
         self._on_debit = on_debit
+        self._on_reopened = on_reopened
         self.last_debit: DebitRecord | None = None
         # FilaMan spools that answered 404 or refused a debit in this run of Home Assistant:
         # a note still naming one is no link (the held grams would only bounce again).
@@ -148,8 +152,20 @@ class Debiter:
     async def _hold_for_link(self, entry: LedgerEntry, why: SkipReason) -> None:
         """No usable FilaMan spool to debit: keep the grams owed until one is linked."""
         if entry.bambuddy_spool_id is None:
-            # A legacy print_complete for a slot without a spool: nothing could ever link it.
-            await self._skip(entry, why.value)
+            # Grams the user recorded by hand for a tray (no Bambuddy spool a link could
+            # name), onto a FilaMan spool that is gone or refuses them: the tray asks again.
+            case = self._book.ledger.reopen_manual(entry.key)
+            _LOGGER.warning(
+                "Printer %s: FilaMan spool %s took none of the %s g recorded by hand for tray "
+                "%s (%s); the tray's repair asks again",
+                self._printer_id,
+                entry.filaman_spool_id,
+                entry.grams,
+                case.slot,
+                why.value,
+            )
+            await self._book.save()
+            notify(self._on_reopened, case)
             return
         self._problems.warn_once(
             f"hold:{entry.bambuddy_spool_id}",
@@ -270,10 +286,6 @@ class Debiter:
         )
         self._unusable.add(spool_id)
         await self._hold_for_link(entry, SkipReason.FILAMAN_SPOOL_NOT_FOUND)
-
-    async def _skip(self, entry: LedgerEntry, reason: str) -> None:
-        self._book.ledger.mark_skipped(entry.key, reason)
-        await self._book.save()
 
 
 # --- Which FilaMan spool a usage is debited from -------------------------------------------------

@@ -573,7 +573,7 @@ class Ledger:
             if not entry.owed:
                 continue
             if entry.bambuddy_spool_id is None:
-                reopened.append(self._reopen_manual(entry))
+                reopened.append(self.reopen_manual(entry.key))
                 continue
             entry.state = EntryState.AWAITING_LINK
             entry.reason = HELD_FOR_OTHER_FILAMAN
@@ -583,9 +583,9 @@ class Ledger:
         self.spool_map.clear()
         return held, reopened
 
-    def _reopen_manual(self, entry: LedgerEntry) -> TrayCase:
+    def reopen_manual(self, key: str) -> TrayCase:
         """Undo a by-hand record that never reached FilaMan: its case asks the user again."""
-        del self.entries[entry.key]
+        entry = self.entries.pop(key)
         case_id = entry.key.split(":manual:", 1)[-1]
         assert entry.slot is not None  # a manual entry always names its tray
         case = TrayCase(

@@ -94,6 +94,7 @@ class ConsumptionProcessor:
         on_debit: Callable[[DebitRecord], None] | None = None,
         on_print: Callable[[PrintUsage], None] | None = None,
         on_awaiting: Callable[[Mapping[int, AwaitingLink]], None] | None = None,
+        on_case_reopened: Callable[[TrayCase], None] | None = None,
         retry_base: float = 5.0,
         retry_cap: float = 300.0,
         settle_time: float = 30.0,
@@ -132,6 +133,7 @@ class ConsumptionProcessor:
             settle_time=settle_time,
             clock=clock,
             on_debit=on_debit,
+            on_reopened=on_case_reopened,
         )
         self._worker = Worker(
             self._cycle, printer_id=printer_id, retry_base=retry_base, retry_cap=retry_cap

@@ -47,7 +47,7 @@ async def async_debit_past_prints(call: ServiceCall) -> ServiceResponse:
     try:
         taken = await data.consumption.debit_past(since)
     except PastUsageRefused as err:
-        raise _past_refusal(err.reason, entry.title) from err
+        raise past_refusal(err.reason, entry.title) from err
     except ApiError as err:
         raise api_error(err) from err
     if taken:
@@ -66,7 +66,8 @@ async def async_debit_past_prints(call: ServiceCall) -> ServiceResponse:
     return response
 
 
-def _past_refusal(reason: PastRefusal, printer: str) -> ServiceValidationError:
+def past_refusal(reason: PastRefusal, printer: str) -> ServiceValidationError:
+    """The user's error for a refusal: each reason has its own message, naming the printer."""
     match reason:
         case PastRefusal.NOT_ANCHORED:
             return validation_error("past_prints_not_ready", printer=printer)
