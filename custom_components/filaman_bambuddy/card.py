@@ -26,7 +26,7 @@ from homeassistant.components.websocket_api import async_register_command
 from homeassistant.components.websocket_api.connection import ActiveConnection
 from homeassistant.components.websocket_api.decorators import async_response, websocket_command
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.loader import async_get_integration
 from homeassistant.util.hass_dict import HassKey
 import probatio
@@ -34,7 +34,13 @@ from yarl import URL
 
 from .const import DOMAIN
 from .inventory.choices import search
-from .services.slots import async_filaman_spools, slot_choices
+from .services import MAX_FILAMAN_SPOOL_ID, whole_number
+from .services.slots import (
+    async_assign_filaman_spool,
+    async_filaman_spools,
+    async_unassign_slot,
+    slot_choices,
+)
 from .services.targets import printer_entry
 
 _LOGGER = logging.getLogger(__name__)
@@ -140,13 +146,15 @@ async def async_unregister_card(hass: HomeAssistant) -> None:
 # --- the spool picker --------------------------------------------------------------------------
 
 PICKER_COMMAND: Final = f"{DOMAIN}/slot_spools"
+SET_COMMAND: Final = f"{DOMAIN}/set_slot_spool"
 PICKER_PAGE: Final = 50
 
 
 @callback
 def async_register_picker(hass: HomeAssistant) -> None:
-    """The WebSocket command behind the card's spool picker."""
+    """The WebSocket commands behind the card's spool picker."""
     async_register_command(hass, ws_slot_spools)
+    async_register_command(hass, ws_set_slot_spool)
 
 
 @websocket_command(
@@ -186,3 +194,46 @@ async def ws_slot_spools(
             "assigned": assignment is not None,
         },
     )
+
+
+@websocket_command(
+    {
+        probatio.Required("type"): SET_COMMAND,
+        probatio.Required("device_id"): str,
+        probatio.Required("ams_id"): whole_number(0, 255),
+        probatio.Required("tray_id"): whole_number(0, 3),
+        # None clears the slot.
+        probatio.Required("filaman_spool_id"): probatio.Any(
+            None, whole_number(1, MAX_FILAMAN_SPOOL_ID)
+        ),
+    }
+)
+@async_response
+async def ws_set_slot_spool(
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """Assign a spool to the slot, or clear it, as the actions do.
+
+    The card's own command, not the actions: Home Assistant logs a refused action call from
+    the UI as an ERROR, but a user picking a spool the slot cannot take (another spool's RFID
+    tag in it, say) made no error of Home Assistant's. The card shows the reason instead.
+    """
+    ams_id, tray_id = msg["ams_id"], msg["tray_id"]
+    try:
+        entry = printer_entry(hass, msg["device_id"])
+        if (spool_id := msg["filaman_spool_id"]) is None:
+            result = await async_unassign_slot(entry, ams_id, tray_id)
+        else:
+            result = await async_assign_filaman_spool(entry, spool_id, ams_id, tray_id)
+    except HomeAssistantError as err:
+        refused = isinstance(err, ServiceValidationError)
+        connection.send_error(
+            msg["id"],
+            "service_validation_error" if refused else "home_assistant_error",
+            str(err),
+            translation_domain=err.translation_domain,
+            translation_key=err.translation_key,
+            translation_placeholders=err.translation_placeholders,
+        )
+        return
+    connection.send_result(msg["id"], result)

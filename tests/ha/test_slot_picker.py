@@ -182,3 +182,52 @@ async def test_picker_refusals_are_caller_errors(
         )
     assert raised.value.translation_key == "spool_archived"
     assert servers.bambuddy.db.assignment_at(servers.printer_id, 0, 0) is None
+
+
+async def test_the_card_assigns_and_clears_through_its_own_command(
+    hass: HomeAssistant,
+    servers: Servers,
+    loaded_entry: MockConfigEntry,
+    hass_ws_client: WebSocketGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A refusal is the card's to show, with its translated reason: no ERROR in the log."""
+    client = await hass_ws_client(hass)
+    device = printer_device(hass, loaded_entry).id
+    first = servers.spool_ids[0]
+
+    async def set_spool(spool_id: int | None, **fields: object) -> Any:
+        await client.send_json_auto_id(
+            {"type": "filaman_bambuddy/set_slot_spool", "device_id": device, "ams_id": 0,
+             "tray_id": 0, "filaman_spool_id": spool_id, **fields}
+        )  # fmt: skip
+        return await client.receive_json()
+
+    reply = await set_spool(first)
+    assert reply["success"], reply
+    assert reply["result"]["filaman_spool_id"] == first
+    assignment = servers.bambuddy.db.assignment_at(servers.printer_id, 0, 0)
+    assert assignment is not None
+
+    servers.filaman.archive_spool(servers.spool_ids[1])
+    caplog.clear()
+    reply = await set_spool(servers.spool_ids[1])
+    assert not reply["success"]
+    assert reply["error"]["code"] == "service_validation_error"
+    assert reply["error"]["translation_key"] == "spool_archived"
+    assert reply["error"]["message"]
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+    assert servers.bambuddy.db.assignment_at(servers.printer_id, 0, 0) == assignment
+
+    reply = await set_spool(None)
+    assert reply["success"], reply
+    assert reply["result"]["unassigned"] is True
+    assert servers.bambuddy.db.assignment_at(servers.printer_id, 0, 0) is None
+
+    # Bad input: a clear error, nothing changed.
+    assert (await set_spool(first, device_id="nope"))["error"]["code"] == (
+        "service_validation_error"
+    )
+    assert (await set_spool(0))["error"]["code"] == "invalid_format"
+    assert (await set_spool(True))["error"]["code"] == "invalid_format"
+    assert servers.bambuddy.db.assignment_at(servers.printer_id, 0, 0) is None

@@ -588,8 +588,12 @@ class FilamanBambuddyAmsCard extends HTMLElement {
     picker.status = null;
     this._renderPicker();
     try {
-      await this._hass.callService(DOMAIN, service, {
-        device_id: this._config.device_id, ams_id: picker.amsId, tray_id: picker.trayId, ...data,
+      // The card's own command: a spool the slot cannot take is the user's answer, not an
+      // error for Home Assistant's log (as a refused action call from the UI would be).
+      await this._hass.callWS({
+        type: `${DOMAIN}/set_slot_spool`, device_id: this._config.device_id,
+        ams_id: picker.amsId, tray_id: picker.trayId,
+        filaman_spool_id: service === "assign_spool" ? data.filaman_spool_id : null,
       });
       const spool = (picker.spools || []).find((item) => item.id === picker.selected);
       const text = service === "assign_spool"

@@ -44,7 +44,7 @@ SERVICE_DEBIT_PAST_PRINTS = "debit_past_prints"
 MAX_FILAMAN_SPOOL_ID = 1_000_000
 
 
-def _whole_number(minimum: int, maximum: int) -> Callable[[Any], int]:
+def whole_number(minimum: int, maximum: int) -> Callable[[Any], int]:
     """An int, an integral float (``3.0``) or its digits (``"3"``, as a template renders).
 
     Never ``3.9``, ``0.99`` or ``true``: truncated they would quietly name another slot or spool.
@@ -72,8 +72,8 @@ _TARGET = {
 }
 _SLOT = {
     probatio.Required(ATTR_DEVICE_ID): _ID,
-    probatio.Required(ATTR_AMS_ID): _whole_number(0, 255),
-    probatio.Required(ATTR_TRAY_ID): _whole_number(0, 3),
+    probatio.Required(ATTR_AMS_ID): whole_number(0, 255),
+    probatio.Required(ATTR_TRAY_ID): whole_number(0, 3),
 }
 SYNC_SCHEMA = probatio.Schema(
     {**_TARGET, probatio.Optional(ATTR_ALLOW_DELETIONS, default=False): cv.boolean}
@@ -82,7 +82,7 @@ FULL_RESYNC_SCHEMA = probatio.Schema(
     {**_TARGET, probatio.Optional(ATTR_FORCE, default=False): cv.boolean}
 )
 ASSIGN_SCHEMA = probatio.Schema(
-    {**_SLOT, probatio.Required(ATTR_FILAMAN_SPOOL_ID): _whole_number(1, MAX_FILAMAN_SPOOL_ID)}
+    {**_SLOT, probatio.Required(ATTR_FILAMAN_SPOOL_ID): whole_number(1, MAX_FILAMAN_SPOOL_ID)}
 )
 UNASSIGN_SCHEMA = probatio.Schema(_SLOT)
 DEBIT_PAST_PRINTS_SCHEMA = probatio.Schema(
