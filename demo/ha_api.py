@@ -61,7 +61,7 @@ class HomeAssistantApi:
         return {step["step"] for step in steps if step["done"]}
 
     async def onboard(self, login: Login) -> None:
-        """Every onboarding step, as the onboarding page does them; leaves us logged in."""
+        """The user step of onboarding (the only one left open); leaves us logged in."""
         created = await self.post(
             "/api/onboarding/users",
             {
@@ -73,12 +73,6 @@ class HomeAssistantApi:
             },
         )
         await self._exchange_code(created["auth_code"])
-        await self.post("/api/onboarding/core_config")
-        await self.post("/api/onboarding/analytics")
-        await self.post(
-            "/api/onboarding/integration",
-            {"client_id": self.client_id, "redirect_uri": f"{self.base_url}/?auth_callback=1"},
-        )
 
     async def _exchange_code(self, code: str) -> None:
         async with self._session.post(

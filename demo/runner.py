@@ -178,9 +178,6 @@ class Demo:
         say(f"onboarding (user {options.login.username}) ...")
         await api.onboard(options.login)
         token = await api.use_long_lived_token()
-        # Home Assistant moves the YAML http settings into storage as a trial that reverts to the
-        # defaults (all interfaces, port 8123) unless confirmed within 5 minutes: confirm it.
-        await api.ws_call({"type": "http/config/promote"})
 
         say("adding the integration through its config flow ...")
         entry = await add_integration(
@@ -391,6 +388,9 @@ class Demo:
             # The frontend needs every service description; one broken services.yaml blanks it.
             services = await api.ws_call({"type": "get_services"})
             found = await printer_entities(api, self.info.entry_id)
+            issues = (await api.ws_call({"type": "repairs/list_issues"}))["issues"]
+            entries = await api.ws_call({"type": "config_entries/get"})
+            await api.ws_call({"type": "recorder/info"})  # what the more-info dialog asks first
         except (HomeAssistantApiError, aiohttp.ClientError) as err:
             say(f"health check failed: {err}")
             return False
@@ -402,9 +402,34 @@ class Demo:
         if DOMAIN not in services:
             say(f"health check failed: Home Assistant lists no {DOMAIN} services")
             return False
+        # A newcomer must be able to tell our messages from others': the demo brings no others.
+        if foreign := [f"{i['domain']}.{i['issue_id']}" for i in issues if i["domain"] != DOMAIN]:
+            say(f"health check failed: repairs not from {DOMAIN}: {', '.join(foreign)}")
+            return False
+        if failed := [f"{e['domain']} ({e['state']})" for e in entries if e["state"] != "loaded"]:
+            say(f"health check failed: integrations not loaded: {', '.join(failed)}")
+            return False
+        if errors := error_lines(self.options.state_dir / "config" / "home-assistant.log"):
+            say(f"health check failed: {len(errors)} ERROR lines in the log, first: {errors[0]}")
+            return False
         count = sum(len(ids) for ids in found.by_key.values())
-        say(f"health check passed: Home Assistant answers, {count} {DOMAIN} entities")
+        say(
+            f"health check passed: Home Assistant answers, {count} {DOMAIN} entities, "
+            "no repair but ours, every integration loaded, no ERROR in the log"
+        )
         return True
+
+
+def error_lines(log: Path) -> list[str]:
+    """The ERROR (and worse) lines of Home Assistant's log, in order."""
+    if not log.exists():
+        return []
+    levels = (" ERROR ", " CRITICAL ")
+    return [
+        line
+        for line in log.read_text(errors="replace").splitlines()
+        if any(level in line for level in levels)
+    ]
 
 
 def _hass_executable() -> Path:

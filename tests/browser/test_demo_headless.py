@@ -55,10 +55,16 @@ def test_demo_for_seconds_comes_up_prints_and_exits_zero(tmp_path: Path) -> None
     # The first print draws from a tray with no spool: caught, and answered through its repair.
     assert "print #1 'Lamp shade (unassigned tray)' started" in result.stdout
     assert "the demo answered the repair: FilaMan spool #" in result.stdout
-    assert "health check passed" in result.stdout
+    # A newcomer's first look: no repair but ours, every integration loaded, the recorder
+    # answering (a slot's more-info shows its history), no ERROR in Home Assistant's log.
+    assert "no repair but ours, every integration loaded, no ERROR in the log" in result.stdout
     assert result.stdout.rstrip().endswith("demo: stopped")
-    # Loopback only, for good: the demo confirmed Home Assistant's trial of the YAML http settings,
-    # which would otherwise revert to all interfaces on port 8123 five minutes later.
-    http = json.loads((tmp_path / "config" / ".storage" / "http").read_text())["data"]
+    config = tmp_path / "config"
+    log = (config / "home-assistant.log").read_text()
+    assert [line for line in log.splitlines() if " ERROR " in line or " CRITICAL " in line] == []
+    assert (config / "home-assistant_v2.db").exists()
+    # Loopback only, for good, as stored settings: no deprecated http: YAML, no trial to revert.
+    assert "http:" not in (config / "configuration.yaml").read_text()
+    http = json.loads((config / ".storage" / "http").read_text())["data"]
     assert http["stable"]["server_host"] == ["127.0.0.1"]
     assert http["pending"] is None
