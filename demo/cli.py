@@ -23,12 +23,28 @@ def _parser() -> argparse.ArgumentParser:
         dest="run_for",
         type=float,
         metavar="SECONDS",
-        help="headless: stop after SECONDS; exit 0 only if Home Assistant answered and the "
-        "integration's entities were present",
+        help="headless: stop after SECONDS; exit 0 only if Home Assistant answered, the "
+        "integration's entities were present and nothing else raised a repair or an ERROR "
+        "(default: run until Ctrl-C)",
     )
-    parser.add_argument("--port", type=int, default=defaults.ha_port, help="Home Assistant port")
-    parser.add_argument("--bambuddy-port", type=int, default=defaults.bambuddy_port)
-    parser.add_argument("--filaman-port", type=int, default=defaults.filaman_port)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=defaults.ha_port,
+        help="Home Assistant port (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--bambuddy-port",
+        type=int,
+        default=defaults.bambuddy_port,
+        help="port of the Bambuddy simulator (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--filaman-port",
+        type=int,
+        default=defaults.filaman_port,
+        help="port of the FilaMan simulator (default: %(default)s)",
+    )
     parser.add_argument(
         "--free-ports", action="store_true", help="pick free ports for all three servers"
     )
@@ -37,15 +53,29 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.print_every,
         metavar="SECONDS",
-        help="start a simulated print this often (0: never)",
+        help="start a simulated print this often, 0 for never (default: %(default)g)",
     )
-    parser.add_argument("--first-print-after", type=float, default=defaults.first_print_after)
-    parser.add_argument("--print-duration", type=float, default=defaults.print_duration)
+    parser.add_argument(
+        "--first-print-after",
+        type=float,
+        default=defaults.first_print_after,
+        metavar="SECONDS",
+        help="start the first print (from the tray with no spool assigned) this long after the "
+        "demo is up (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--print-duration",
+        type=float,
+        default=defaults.print_duration,
+        metavar="SECONDS",
+        help="how long each simulated print runs (default: %(default)g)",
+    )
     parser.add_argument(
         "--state-dir",
         type=Path,
         default=REPO_ROOT / ".demo",
-        help="where the Home Assistant config, logs and demo.json go (wiped at start)",
+        help="where the Home Assistant config, logs and demo.json go, wiped at start "
+        "(default: .demo in this repository)",
     )
     return parser
 
