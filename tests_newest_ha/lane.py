@@ -154,7 +154,6 @@ class Lane:
             await self.api.onboard(LOGIN)
             self.token = await self.api.use_long_lived_token()
             self.secrets.add(self.token)
-            await self.api.ws_call({"type": "http/config/promote"})
         await self.api.close_websocket()
         if self.entry_id:
             await self.wait_for(self.entry_loaded, "the entry to load after the start")

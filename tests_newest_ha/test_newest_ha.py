@@ -40,6 +40,7 @@ EXPECTED_ENTITIES = {
         "last_sync_result",
         "last_consumption",
         "pending_consumptions",
+        "grams_not_in_filaman",
     },
 }
 RFID_TAG = "04A17C9B445566"  # the demo printer's Bambu RFID spool in A1
