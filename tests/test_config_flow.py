@@ -26,6 +26,8 @@ from custom_components.filaman_bambuddy.const import (
     CONF_FILAMAN_PRINTER_ID,
     CONF_FILAMAN_URL,
     CONF_FOLLOW_LOCATIONS,
+    CONF_HOLD_ESTIMATE_FACTOR,
+    CONF_HOLD_MARGIN,
     CONF_PRINTER_ID,
     CONF_RECONNECT_INTERVAL,
     CONF_SYNC_INTERVAL,
@@ -1081,15 +1083,28 @@ async def test_options_flow(hass: HomeAssistant) -> None:
             result["flow_id"], {CONF_SYNC_INTERVAL: 59, CONF_RECONNECT_INTERVAL: 30}
         )
     assert schema[CONF_FOLLOW_LOCATIONS].config == {}  # a switch
+    margin, factor = schema[CONF_HOLD_MARGIN], schema[CONF_HOLD_ESTIMATE_FACTOR]
+    assert (margin.config["min"], margin.config["max"], margin.config["unit_of_measurement"]) == (
+        0, 1000, "g"
+    )  # fmt: skip
+    assert (factor.config["min"], factor.config["max"]) == (1.5, 20)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_SYNC_INTERVAL: 600.0, CONF_RECONNECT_INTERVAL: 10, CONF_FOLLOW_LOCATIONS: False},
+        {
+            CONF_SYNC_INTERVAL: 600.0,
+            CONF_RECONNECT_INTERVAL: 10,
+            CONF_FOLLOW_LOCATIONS: False,
+            CONF_HOLD_MARGIN: 100,
+            CONF_HOLD_ESTIMATE_FACTOR: 5,
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {
         CONF_SYNC_INTERVAL: 600,
         CONF_RECONNECT_INTERVAL: 10,
         CONF_FOLLOW_LOCATIONS: False,
+        CONF_HOLD_MARGIN: 100.0,
+        CONF_HOLD_ESTIMATE_FACTOR: 5.0,
     }
     assert isinstance(entry.options[CONF_SYNC_INTERVAL], int)
 
@@ -1103,6 +1118,8 @@ async def test_options_flow_defaults_for_an_entry_without_options(hass: HomeAssi
         CONF_SYNC_INTERVAL: 300,
         CONF_RECONNECT_INTERVAL: 30,
         CONF_FOLLOW_LOCATIONS: True,
+        CONF_HOLD_MARGIN: 50.0,
+        CONF_HOLD_ESTIMATE_FACTOR: 3.0,
     }
 
 
@@ -1207,6 +1224,8 @@ def test_flow_texts_cover_every_step_field_error_and_abort() -> None:
             CONF_SYNC_INTERVAL,
             CONF_RECONNECT_INTERVAL,
             CONF_FOLLOW_LOCATIONS,
+            CONF_HOLD_MARGIN,
+            CONF_HOLD_ESTIMATE_FACTOR,
         }
     )
 

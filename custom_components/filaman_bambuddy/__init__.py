@@ -30,12 +30,15 @@ from .const import (
     CONF_FILAMAN_API_KEY,
     CONF_FILAMAN_PRINTER_ID,
     CONF_FILAMAN_URL,
+    CONF_HOLD_ESTIMATE_FACTOR,
+    CONF_HOLD_MARGIN,
     CONF_PRINTER_ID,
     CONF_RECONNECT_INTERVAL,
     DEFAULT_RECONNECT_INTERVAL,
     DOMAIN,
 )
-from .consumption.models import AwaitingLink, DebitRecord
+from .consumption.models import AwaitingLink, DebitRecord, HeldPrint
+from .consumption.plausibility import DEFAULT_ESTIMATE_FACTOR, DEFAULT_REMAINING_MARGIN_G, Limits
 from .consumption.processor import ConsumptionProcessor
 from .coordinator import PrinterCoordinator
 from .data import FilamanBambuddyConfigEntry, FilamanBambuddyData
@@ -54,6 +57,7 @@ from .repairs import (
     ConflictMonitor,
     OutageMonitor,
     async_delete_entry_issues,
+    async_sync_held_issues,
     async_sync_tag_conflict_issues,
     async_sync_unlinked_usage_issues,
 )
@@ -143,6 +147,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         async_sync_unlinked_usage_issues(hass, entry, waiting, unlinked_issues)
         coordinator.async_update_listeners()  # the pending sensor shows the held grams
 
+    held_issues: set[str] = set()
+
+    @callback
+    def on_held(held: Mapping[str, HeldPrint]) -> None:
+        async_sync_held_issues(hass, entry, held, held_issues)
+        coordinator.async_update_listeners()  # the grams-not-in-FilaMan sensor counts them
+
     consumption = ConsumptionProcessor(
         hub.bambuddy,
         hub.filaman,
@@ -153,6 +164,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         on_awaiting=on_awaiting,
         # A by-hand record FilaMan did not take: its tray's repair is shown again.
         on_case_reopened=lambda _case: entry.runtime_data.tray_watch.refresh(),
+        on_held=on_held,
+        limits=Limits(
+            remaining_margin_g=float(
+                entry.options.get(CONF_HOLD_MARGIN, DEFAULT_REMAINING_MARGIN_G)
+            ),
+            estimate_factor=float(
+                entry.options.get(CONF_HOLD_ESTIMATE_FACTOR, DEFAULT_ESTIMATE_FACTOR)
+            ),
+        ),
     )
     entry.runtime_data = FilamanBambuddyData(
         hub=hub,

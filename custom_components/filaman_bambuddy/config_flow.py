@@ -50,6 +50,8 @@ from .const import (
     CONF_FILAMAN_PRINTER_ID,
     CONF_FILAMAN_URL,
     CONF_FOLLOW_LOCATIONS,
+    CONF_HOLD_ESTIMATE_FACTOR,
+    CONF_HOLD_MARGIN,
     CONF_PRINTER_ID,
     CONF_RECONNECT_INTERVAL,
     CONF_SYNC_INTERVAL,
@@ -60,6 +62,7 @@ from .const import (
     MIN_RECONNECT_INTERVAL,
     MIN_SYNC_INTERVAL,
 )
+from .consumption.plausibility import DEFAULT_ESTIMATE_FACTOR, DEFAULT_REMAINING_MARGIN_G
 from .ledger_store import async_hold_for_other_filaman, async_owed_grams
 from .validation import (
     InvalidUrlError,
@@ -132,6 +135,16 @@ OPTIONS_SCHEMA = probatio.Schema(
             )
         ),
         probatio.Required(CONF_FOLLOW_LOCATIONS, default=True): BooleanSelector(),
+        probatio.Required(CONF_HOLD_MARGIN, default=DEFAULT_REMAINING_MARGIN_G): NumberSelector(
+            NumberSelectorConfig(
+                min=0, max=1000, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="g"
+            )
+        ),
+        probatio.Required(
+            CONF_HOLD_ESTIMATE_FACTOR, default=DEFAULT_ESTIMATE_FACTOR
+        ): NumberSelector(
+            NumberSelectorConfig(min=1.5, max=20, step=0.5, mode=NumberSelectorMode.BOX)
+        ),
     }
 )
 DEFAULT_OPTIONS: Final = {
@@ -582,7 +595,8 @@ async def _printer_or_none(client: BambuddyClient, printer_id: int) -> Printer |
 
 
 class FilamanBambuddyOptionsFlow(OptionsFlowWithReload):
-    """Tune how often the entry syncs, how patiently it reconnects, and location-following."""
+    """Tune how often the entry syncs, how patiently it reconnects, location-following, and
+    how far a booking may go beyond FilaMan's figures before it is held for review."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the intervals; the entry reloads when they change."""
@@ -592,6 +606,8 @@ class FilamanBambuddyOptionsFlow(OptionsFlowWithReload):
                     CONF_SYNC_INTERVAL: int(user_input[CONF_SYNC_INTERVAL]),
                     CONF_RECONNECT_INTERVAL: int(user_input[CONF_RECONNECT_INTERVAL]),
                     CONF_FOLLOW_LOCATIONS: bool(user_input[CONF_FOLLOW_LOCATIONS]),
+                    CONF_HOLD_MARGIN: float(user_input[CONF_HOLD_MARGIN]),
+                    CONF_HOLD_ESTIMATE_FACTOR: float(user_input[CONF_HOLD_ESTIMATE_FACTOR]),
                 }
             )
         return self.async_show_form(

@@ -16,6 +16,9 @@ CONF_FILAMAN_PRINTER_ID: Final = "filaman_printer_id"
 CONF_SYNC_INTERVAL: Final = "sync_interval"
 CONF_RECONNECT_INTERVAL: Final = "reconnect_interval"
 CONF_FOLLOW_LOCATIONS: Final = "follow_locations"
+# Plausibility of Bambuddy's bookings (consumption/plausibility.py).
+CONF_HOLD_MARGIN: Final = "hold_margin_g"
+CONF_HOLD_ESTIMATE_FACTOR: Final = "hold_estimate_factor"
 DEFAULT_SYNC_INTERVAL: Final = 300
 MIN_SYNC_INTERVAL: Final = 60
 DEFAULT_RECONNECT_INTERVAL: Final = 30

@@ -128,6 +128,7 @@ class PrintEventBridge:
                 "grams": spool.grams,
                 "debited": spool.debited,
                 "awaiting_link": spool.awaiting_link,
+                "held_for_review": spool.held_for_review,
             }
             for spool in usage.spools
         ]
@@ -182,6 +183,10 @@ class PrintEventBridge:
             # Booked by Bambuddy to a spool no FilaMan spool is linked to: see Repairs.
             "awaiting_link_grams": round(
                 sum(spool["grams"] for spool in spools if spool.get("awaiting_link")), 2
+            ),
+            # Booked grams FilaMan's figures rule out, waiting for the user's decision (Repairs).
+            "held_for_review_grams": round(
+                sum(spool["grams"] for spool in spools if spool.get("held_for_review")), 2
             ),
         }
         self._hass.bus.async_fire(EVENT_PRINT_COMPLETE, data)

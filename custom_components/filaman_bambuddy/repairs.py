@@ -48,9 +48,10 @@ from .api.models_bambuddy import BambuddySpool, slot_label
 from .api.models_filaman import FilamanSpool
 from .const import CONF_BAMBUDDY_URL, DOMAIN
 from .consumption.ledger import EntryState
-from .consumption.models import AwaitingLink
+from .consumption.models import AwaitingLink, HeldPrint
 from .consumption.unassigned import CaseState, TrayCase, estimate_grams
 from .data import FilamanBambuddyConfigEntry
+from .inventory.choices import spool_name
 from .inventory.mapping import rgba_for
 from .inventory.result import SyncResult
 from .inventory.rfid import ConflictKind, bambuddy_tags, filaman_tag_fields
@@ -76,6 +77,7 @@ ISSUE_RFID_HELD_BY_OTHER = "rfid_held_by_other"
 ISSUE_UNASSIGNED_TRAY = "unassigned_tray"
 ISSUE_UNRECORDED_TRAY = "unrecorded_tray"
 ISSUE_LOCATION_PERMISSION = "location_permission"
+ISSUE_HELD_FOR_REVIEW = "held_for_review"
 RFID_CONFLICT_ISSUES: dict[ConflictKind, str] = {
     "shared_tag": ISSUE_RFID_SHARED_TAG,
     "material_mismatch": ISSUE_RFID_MATERIAL_MISMATCH,
@@ -400,10 +402,13 @@ class UnlinkedUsageRepairFlow(RepairsFlow):
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """The fix flow of a fixable issue: an unassigned tray, or grams waiting for a link."""
+    """The fix flow of a fixable issue: an unassigned tray, a booking held for review, or
+    grams waiting for a link."""
     assert data is not None
     if data.get("kind") == "tray_case":
         return TrayCaseRepairFlow(str(data["entry_id"]), str(data["case_id"]))
+    if data.get("kind") == "held_for_review":
+        return HeldForReviewRepairFlow(str(data["entry_id"]), str(data["print_key"]))
     return UnlinkedUsageRepairFlow(str(data["entry_id"]), int(str(data["bambuddy_spool_id"])))
 
 
@@ -681,3 +686,158 @@ def async_sync_tag_conflict_issues(
         )
     raised.clear()
     raised.update(current)
+
+
+# --- bookings FilaMan's figures rule out (consumption/plausibility.py) --------------------------
+
+# The "another amount" form has one field per held booking, up to this many (a print draws from
+# at most 16 trays); more are answered as booked or discarded.
+MAX_REVIEW_FIELDS = 16
+
+
+def _held_issue_id(entry_id: str, print_key: str) -> str:
+    return f"held_{entry_id}_{hashlib.sha1(print_key.encode()).hexdigest()[:12]}"
+
+
+def _held_placeholders(entry: FilamanBambuddyConfigEntry, held: HeldPrint) -> dict[str, str]:
+    """Language-neutral figures: ``1. #12 Bambu Lab PLA Basic: 1000 g (≤ 230 g)``."""
+    spools = entry.runtime_data.hub.inventory.filaman_spools
+    lines = []
+    for number, booking in enumerate(held.bookings, 1):
+        spool = spools.get(booking.filaman_spool_id) if booking.filaman_spool_id else None
+        name = f"#{booking.filaman_spool_id}" + (f" {spool_name(spool)}" if spool else "")
+        lines.append(f"{number}. {name}: {booking.grams:g} g (≤ {booking.expected_g:g} g)")
+    return {
+        "printer": entry.title,
+        "job": held.print_name or "?",
+        "grams": f"{held.grams:g}",
+        "bookings": "\n".join(lines),
+    }
+
+
+@callback
+def async_sync_held_issues(
+    hass: HomeAssistant,
+    entry: FilamanBambuddyConfigEntry,
+    held: Mapping[str, HeldPrint],
+    raised: set[str],
+) -> None:
+    """One fixable issue per print with held bookings; gone once the user answered it."""
+    current = {_held_issue_id(entry.entry_id, key): print_ for key, print_ in held.items()}
+    for issue_id in raised - current.keys():
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+    for issue_id, print_ in current.items():
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_HELD_FOR_REVIEW,
+            translation_placeholders=_held_placeholders(entry, print_),
+            data={
+                "kind": "held_for_review",
+                "entry_id": entry.entry_id,
+                "print_key": print_.print_key,
+            },
+        )
+    raised.clear()
+    raised.update(current)
+
+
+class HeldForReviewRepairFlow(RepairsFlow):
+    """Debit a held print's bookings as booked, or other amounts, or discard them: once."""
+
+    def __init__(self, entry_id: str, print_key: str) -> None:
+        self._entry_id = entry_id
+        self._print_key = print_key
+
+    def _held(self) -> tuple[FilamanBambuddyConfigEntry, HeldPrint] | None:
+        entry: FilamanBambuddyConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._entry_id
+        )
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        held = entry.runtime_data.consumption.held_for_review().get(self._print_key)
+        return None if held is None else (entry, held)
+
+    def _gone(self) -> RepairsFlowResult:
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        loaded = entry is not None and entry.state is ConfigEntryState.LOADED
+        return self.async_abort(reason="already_answered" if loaded else "entry_not_loaded")
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        found = self._held()
+        if found is None:
+            return self._gone()
+        entry, held = found
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["debit_as_booked", "debit_other", "discard"],
+            description_placeholders=_held_placeholders(entry, held),
+        )
+
+    async def async_step_debit_as_booked(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        found = self._held()
+        if found is None:
+            return self._gone()
+        _entry, held = found
+        return await self._answer({booking.key: booking.grams for booking in held.bookings})
+
+    async def async_step_debit_other(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        found = self._held()
+        if found is None:
+            return self._gone()
+        entry, held = found
+        bookings = held.bookings[:MAX_REVIEW_FIELDS]
+        if user_input is not None:
+            # 0 g: that spool gave nothing, so its booking was not real.
+            return await self._answer(
+                {
+                    booking.key: grams if (grams := float(user_input[f"grams_{n}"])) > 0 else None
+                    for n, booking in enumerate(bookings, 1)
+                }
+            )
+        grams_field = NumberSelector(
+            NumberSelectorConfig(
+                min=0,
+                max=MAX_MANUAL_GRAMS,
+                step=0.1,
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement="g",
+            )
+        )
+        return self.async_show_form(
+            step_id="debit_other",
+            data_schema=probatio.Schema(
+                {probatio.Required(f"grams_{n}"): grams_field for n in range(1, len(bookings) + 1)}
+            ),
+            description_placeholders=_held_placeholders(entry, held),
+        )
+
+    async def async_step_discard(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        found = self._held()
+        if found is None:
+            return self._gone()
+        entry, held = found
+        if user_input is not None:
+            return await self._answer({booking.key: None for booking in held.bookings})
+        return self.async_show_form(
+            step_id="discard", description_placeholders=_held_placeholders(entry, held)
+        )
+
+    async def _answer(self, grams: Mapping[str, float | None]) -> RepairsFlowResult:
+        found = self._held()
+        if found is None:
+            return self._gone()
+        entry, _held = found
+        await entry.runtime_data.consumption.review_held(self._print_key, grams)
+        await async_wake_consumption(self.hass, entry, "reviewed by the user")
+        return self.async_create_entry(data={})

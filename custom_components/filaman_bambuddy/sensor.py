@@ -158,7 +158,11 @@ def _pending_attributes(entry: FilamanBambuddyConfigEntry) -> dict[str, Any]:
 def _owed_attributes(entry: FilamanBambuddyConfigEntry) -> dict[str, Any]:
     """Where the grams not in FilaMan are: on their way, or waiting for the user (Repairs)."""
     owed = entry.runtime_data.consumption.owed_grams()
-    return {"queued_grams": owed.queued, "awaiting_link_grams": owed.awaiting_link}
+    return {
+        "queued_grams": owed.queued,
+        "awaiting_link_grams": owed.awaiting_link,
+        "held_for_review_grams": owed.held_for_review,
+    }
 
 
 HEALTH_SENSORS: tuple[HealthSensorDescription, ...] = (

@@ -129,6 +129,11 @@ class ControlApi:
         """Start a print; `"wait": true` answers only after the usage step."""
         body = await _body(request)
         grams = {(int(g["ams_id"]), int(g["tray_id"])): float(g["grams"]) for g in body["grams"]}
+        booked = (
+            {(int(g["ams_id"]), int(g["tray_id"])): float(g["grams"]) for g in body["booked"]}
+            if body.get("booked") is not None
+            else None
+        )
         task = self.sim.start_print(
             int(body["printer_id"]),
             name=body.get("name", "Benchy"),
@@ -137,6 +142,8 @@ class ControlApi:
             duration=float(body.get("duration", 0.0)),
             legacy_weights=body.get("legacy_weights"),
             mapped=bool(body.get("mapped", True)),
+            booked=booked,
+            has_3mf=bool(body.get("has_3mf", True)),
         )
         if body.get("wait"):
             await task

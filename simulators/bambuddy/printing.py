@@ -43,6 +43,12 @@ class PrintRequest:
     mapped: bool = True
     """The print was sent with an AMS mapping (a slicer or Bambuddy print); a print started at
     the printer itself has none, and Bambuddy then warns about nothing (§6)."""
+    booked: dict[tuple[int, int], float] | None = None
+    """What Bambuddy's usage tracker books per slot when that is not what the print used: its
+    known bugs (a failed flow calibration booking 1 kg per loaded spool, Bambuddy #3081; a
+    print without a 3MF charged 207 g for 1.6 g, #2843). ``None``: it books ``grams``."""
+    has_3mf: bool = True
+    """The print came with a 3MF, so its archive carries the slicer's estimate (``grams``)."""
 
     def ams_mapping(self) -> list[int] | None:
         """`print_start.data.ams_mapping`: the global tray ids the print draws from."""
@@ -84,7 +90,9 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
         id=sim.db.next_id("archive"),
         printer_id=printer.id,
         print_name=request.name,
-        filament_used_grams=round(sum(request.grams.values()), 2) if request.grams else None,
+        filament_used_grams=(
+            round(sum(request.grams.values()), 2) if request.grams and request.has_3mf else None
+        ),
         status="printing",
         started_at=utc_now().replace(microsecond=0),
     )
@@ -191,7 +199,8 @@ def log_usage(sim: BambuddySimulator, printer: Printer, request: PrintRequest) -
         return  # Bambuddy debits Spoolman instead and logs nothing itself
     now = utc_now()
     usage: list[dict[str, Any]] = []
-    for (ams_id, tray_id), consumed in request.grams.items():
+    booked = request.grams if request.booked is None else request.booked
+    for (ams_id, tray_id), consumed in booked.items():
         spool_id = automation.charged_spool(sim, printer, (ams_id, tray_id), session)
         spool = sim.db.spools.get(spool_id) if spool_id is not None else None
         if spool is None or consumed <= 0:

@@ -443,6 +443,8 @@ class BambuddySimulator:
         slot_ids: dict[tuple[int, int], int] | None = None,
         legacy_weights: LegacyWeights | None = None,
         mapped: bool = True,
+        booked: dict[tuple[int, int], float] | None = None,
+        has_3mf: bool = True,
     ) -> None:
         """Run a whole print and return after the usage step (ws_usage_delay after the end).
 
@@ -452,7 +454,9 @@ class BambuddySimulator:
         `legacy_weights` simulates an old Bambuddy: weights go into print_complete.data
         ("float" total or "dict" {"ams-tray": g}) and no usage rows or usage event follow.
         `mapped=False`: a print started at the printer, with no AMS mapping in print_start
-        (Bambuddy then sends no missing_spool_assignment).
+        (Bambuddy then sends no missing_spool_assignment). `booked`: what Bambuddy's tracker
+        books instead of `grams` (its known over-booking bugs); `has_3mf=False`: the archive
+        has no slicer estimate.
         """
         await printing.run_print(
             self,
@@ -465,6 +469,8 @@ class BambuddySimulator:
                 slot_ids=dict(slot_ids or {}),
                 legacy_weights=legacy_weights,
                 mapped=mapped,
+                booked=None if booked is None else dict(booked),
+                has_3mf=has_3mf,
             ),
         )
 
@@ -479,6 +485,8 @@ class BambuddySimulator:
         slot_ids: dict[tuple[int, int], int] | None = None,
         legacy_weights: LegacyWeights | None = None,
         mapped: bool = True,
+        booked: dict[tuple[int, int], float] | None = None,
+        has_3mf: bool = True,
     ) -> asyncio.Task[None]:
         """Non-blocking run_print; await the returned task to wait for the usage step."""
         return self._spawn(
@@ -491,5 +499,7 @@ class BambuddySimulator:
                 slot_ids=slot_ids,
                 legacy_weights=legacy_weights,
                 mapped=mapped,
+                booked=booked,
+                has_3mf=has_3mf,
             )
         )

@@ -263,6 +263,8 @@ async def test_chaos_soak(
         debited = {spool: debited_grams(world, spool) for spool in world.filaman_spools}
         ledger_rows: Counter[int | None] = Counter()
         for entry in entries:
+            # No false hold for review either: every booking of a normal print was debited.
+            assert entry.runtime_data.consumption.held_for_review() == {}
             for item in entry.runtime_data.consumption.entries():
                 assert item.state is EntryState.DONE, item
                 ledger_rows[item.usage_id] += 1

@@ -40,6 +40,7 @@ ISSUE_PLACEHOLDERS = {
     repairs.ISSUE_UNASSIGNED_TRAY: {"printer", "slot", "job", "filament", "error"},
     repairs.ISSUE_UNRECORDED_TRAY: {"printer", "slot", "job", "filament", "estimate"},
     repairs.ISSUE_LOCATION_PERMISSION: {"printer", "permission", "owner"},
+    repairs.ISSUE_HELD_FOR_REVIEW: {"printer", "job", "grams", "bookings"},
 }
 
 

@@ -26,6 +26,9 @@ the spool's recent events):
   again whether that spool got linked to a usable FilaMan spool (by the sync adopting
   it, or by the user through the repair issue) and then queues the grams, once.
   Grams the user recorded by hand for a tray go back to that tray's case instead.
+* **Never an impossible gram.** Before its first attempt a booking is checked against
+  the FilaMan spool and the print's 3MF estimate (:mod:`.plausibility`); one that cannot
+  be true is held for review (``held_for_review``) and sent only with the user's yes.
 """
 
 from __future__ import annotations
@@ -47,10 +50,13 @@ from ..api.filaman import FilamanClient
 from ..api.models_filaman import SpoolEvent
 from .ledger import EntryState, EventMark, LedgerEntry, Probe, SkipReason
 from .models import DebitRecord, Problems, Transient, Wait, notify
+from .plausibility import ESTIMATE_SLACK_G, Limits, doubt_about, label_net
 from .store import LedgerBook
 from .unassigned import TrayCase
 
 _LOGGER = logging.getLogger(__name__)
+# The print of a usage row is among the printer's newest archives (one per print).
+ARCHIVES_LOOKED_AT = 20
 
 
 class Debiter:
@@ -68,6 +74,7 @@ class Debiter:
         clock: Callable[[], datetime],
         on_debit: Callable[[DebitRecord], None] | None,
         on_reopened: Callable[[TrayCase], None] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._bambuddy = bambuddy
         self._filaman = filaman
@@ -78,6 +85,7 @@ class Debiter:
         self._clock = clock
         self._on_debit = on_debit
         self._on_reopened = on_reopened
+        self._limits = limits or Limits()
         self.last_debit: DebitRecord | None = None
         # FilaMan spools that answered 404 or refused a debit in this run of Home Assistant:
         # a note still naming one is no link (the held grams would only bounce again).
@@ -133,6 +141,8 @@ class Debiter:
             self._book.ledger.resolve_spool(entry.key, filaman_id)
         spool_id = entry.filaman_spool_id
         assert spool_id is not None
+        if entry.state is EntryState.PENDING and await self._held_for_review(entry, spool_id):
+            return
         if entry.state is EntryState.IN_FLIGHT and await self._reconciled(entry, spool_id):
             return
         try:
@@ -148,6 +158,63 @@ class Debiter:
             self._book.ledger.mark_pending(entry.key)
             raise Transient("ledger save failed")
         await self._post(entry, spool_id)
+
+    async def _held_for_review(self, entry: LedgerEntry, spool_id: int) -> bool:
+        """Hold the booking when FilaMan's figures say it cannot be true (:mod:`.plausibility`).
+
+        Grams the user gave (recorded by hand, or approved in review) are never doubted.
+        """
+        if entry.reviewed or entry.bambuddy_spool_id is None:
+            return False
+        try:
+            spool = await self._filaman.spool(spool_id)
+        except NotFoundError:
+            await self._skip_missing_spool(entry, spool_id)
+            return True
+        except ApiError as err:
+            raise self._problems.fail("reading the FilaMan spool", err) from None
+        # Below the slack no estimate can doubt the grams: the archive is not even asked.
+        estimate = await self._estimate(entry) if entry.grams > ESTIMATE_SLACK_G else None
+        verdict = doubt_about(
+            entry.grams,
+            remaining_g=spool.remaining_weight_g,
+            label_net_g=label_net(spool.initial_total_weight_g, spool.empty_spool_weight_g),
+            estimate_g=estimate,
+            limits=self._limits,
+        )
+        if verdict is None:
+            return False
+        _LOGGER.warning(
+            "Printer %s: Bambuddy booked %s g of %s to FilaMan spool %s, which FilaMan's "
+            "figures rule out (%s, expected at most %s g); held until you decide (see "
+            "Settings → Repairs)",
+            self._printer_id,
+            entry.grams,
+            entry.print_name or "a print",
+            spool_id,
+            verdict.doubt.value,
+            verdict.expected_g,
+        )
+        self._book.ledger.mark_held_for_review(entry.key, verdict.as_reason())
+        await self._book.save()
+        return True
+
+    async def _estimate(self, entry: LedgerEntry) -> float | None:
+        """The 3MF estimate of the entry's whole print from Bambuddy's archive, if it has one.
+
+        An archive that cannot be read or found rules nothing out (``None``): never a guess.
+        """
+        try:
+            archives = await self._bambuddy.archives(self._printer_id, limit=ARCHIVES_LOOKED_AT)
+        except ApiError:
+            return None
+        for archive in archives:  # newest first
+            started = archive.started_at or archive.created_at
+            if archive.print_name != entry.print_name or started is None:
+                continue
+            if started <= entry.event_at:
+                return archive.filament_used_grams
+        return None
 
     async def _hold_for_link(self, entry: LedgerEntry, why: SkipReason) -> None:
         """No usable FilaMan spool to debit: keep the grams owed until one is linked."""

@@ -58,6 +58,9 @@ class EntryState(StrEnum):
     SKIPPED = "skipped"
     AWAITING_LINK = "awaiting_link"
     """Booked by Bambuddy to a spool linked to no FilaMan spool: owed, held until linked."""
+    HELD_FOR_REVIEW = "held_for_review"
+    """Grams FilaMan's figures say cannot be true (:mod:`.plausibility`): owed only if the
+    user says so; ``reason`` holds the doubt."""
 
 
 class SkipReason(StrEnum):
@@ -69,6 +72,8 @@ class SkipReason(StrEnum):
     REJECTED = "rejected"
     DISMISSED = "dismissed"
     """The user said grams held for an unlinked spool are not FilaMan's."""
+    DISCARDED = "discarded"
+    """The user said an implausible booking was not real."""
 
 
 # The reason on grams held because the entry was pointed at another FilaMan: the spool ids
@@ -84,7 +89,7 @@ RECOVERABLE_SKIPS = frozenset(
 # Sent by the debit queue.
 UNFINISHED = frozenset({EntryState.PENDING, EntryState.IN_FLIGHT})
 # Grams still owed to FilaMan: never pruned from the ledger.
-OWED = UNFINISHED | {EntryState.AWAITING_LINK}
+OWED = UNFINISHED | {EntryState.AWAITING_LINK, EntryState.HELD_FOR_REVIEW}
 
 
 @dataclass(slots=True)
@@ -108,6 +113,8 @@ class LedgerEntry:
     event_id: int | None = None
     remaining_after: float | None = None
     announced: bool = False
+    reviewed: bool = False
+    """The user approved the grams (as booked or changed): no plausibility check again."""
 
     @property
     def finished(self) -> bool:
@@ -116,8 +123,8 @@ class LedgerEntry:
 
     @property
     def owed(self) -> bool:
-        """Its grams are not in FilaMan yet (queued, in flight, or held for a link)."""
-        return self.state in UNFINISHED or self.state is EntryState.AWAITING_LINK
+        """Its grams are not in FilaMan yet (queued, in flight, or held for the user)."""
+        return self.state in OWED
 
     @property
     def note(self) -> str:
@@ -151,6 +158,7 @@ class LedgerEntry:
             "event_id": self.event_id,
             "remaining_after": self.remaining_after,
             "announced": self.announced,
+            "reviewed": self.reviewed,
         }
 
     @classmethod
@@ -191,6 +199,7 @@ class LedgerEntry:
                 float(data["remaining_after"]) if data.get("remaining_after") is not None else None
             ),
             announced=bool(data.get("announced", False)),
+            reviewed=bool(data.get("reviewed", False)),
         )
 
 
@@ -215,7 +224,7 @@ def _slot(value: Any) -> tuple[int, int] | None:
 
 
 # Re-exported: the ledger's vocabulary is imported from here by the rest of the package.
-STORAGE_VERSION = 3  # 2: anchor, anchor_epoch, past_taken; 3: tray_cases
+STORAGE_VERSION = 4  # 2: anchor, anchor_epoch, past_taken; 3: tray_cases; 4: held_for_review
 # Finished entries kept for diagnostics; unfinished ones are never pruned.
 KEEP_FINISHED = 200
 
@@ -599,6 +608,31 @@ class Ledger:
         )
         self.tray_cases[case_id] = case
         return case
+
+    def mark_held_for_review(self, key: str, reason: str) -> None:
+        """Not sent: FilaMan's figures say the booking cannot be true (``reason``)."""
+        entry = self._get(key, frozenset({EntryState.PENDING}))
+        entry.state, entry.reason = EntryState.HELD_FOR_REVIEW, reason
+
+    def held_for_review(self) -> dict[str, list[LedgerEntry]]:
+        """Held bookings by the print they belong to, oldest first."""
+        held: dict[str, list[LedgerEntry]] = {}
+        for entry in sorted(self.entries.values(), key=by_seq):
+            if entry.state is EntryState.HELD_FOR_REVIEW:
+                held.setdefault(entry.print_key, []).append(entry)
+        return held
+
+    def review(self, key: str, grams: float | None) -> LedgerEntry:
+        """The user's answer to one held booking: debit ``grams`` (queued, never checked
+        again), or ``None``: it was not real (skipped). Answering twice changes nothing."""
+        entry = self._get(key, frozenset({EntryState.HELD_FOR_REVIEW}))
+        if grams is None:
+            entry.state, entry.reason = EntryState.SKIPPED, SkipReason.DISCARDED.value
+            self._prune()
+        else:
+            entry.state, entry.reason, entry.grams = EntryState.PENDING, None, grams
+            entry.reviewed = True
+        return entry
 
     def dismiss_awaiting(self, bambuddy_spool_id: int) -> list[LedgerEntry]:
         """The user says the grams held for this spool are not FilaMan's: skip them."""

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from .ledger import EntryState, Ledger, LedgerEntry
+from .plausibility import Doubt
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ class PrintSpoolUsage:
     debited: bool
     skip_reason: str | None = None
     awaiting_link: bool = False
+    held_for_review: bool = False
+    """Booked grams FilaMan's figures rule out: not debited unless the user says so."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +77,38 @@ class OwedGrams:
     """On their way: pending or in flight (FilaMan down, say)."""
     awaiting_link: float
     """Held until the user links their spool (Settings → Repairs)."""
+    held_for_review: float = 0.0
+    """Booked grams FilaMan's figures rule out, held for the user's decision (Repairs)."""
 
     @property
     def total(self) -> float:
-        return round(self.queued + self.awaiting_link, 2)
+        return round(self.queued + self.awaiting_link + self.held_for_review, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBooking:
+    """One usage row held for review: what Bambuddy booked and what FilaMan expected."""
+
+    key: str
+    filaman_spool_id: int | None
+    bambuddy_spool_id: int | None
+    grams: float
+    doubt: Doubt
+    expected_g: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeldPrint:
+    """A print whose bookings are held for review: one repair, one answer for all of them."""
+
+    print_key: str
+    print_name: str | None
+    at: datetime
+    bookings: tuple[HeldBooking, ...]
+
+    @property
+    def grams(self) -> float:
+        return round(sum(booking.grams for booking in self.bookings), 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +202,11 @@ def processor_snapshot(
         "spool_map": {str(bid): fid for bid, fid in sorted(ledger.spool_map.items())},
         "entries": [entry_summary(entry) for entry in entries[-50:]],
         "unassigned_trays": [case.to_dict() for case in ledger.tray_cases.values()],
+        # Bookings FilaMan's figures rule out, waiting for the user (reason: doubt:expected g).
+        "held_for_review": {
+            print_key: [entry_summary(entry) for entry in held]
+            for print_key, held in ledger.held_for_review().items()
+        },
     }
 
 
@@ -202,6 +238,7 @@ def entry_summary(entry: LedgerEntry) -> dict[str, Any]:
         "event_at": entry.event_at.isoformat(),
         "attempts": entry.attempts,
         "event_id": entry.event_id,
+        "reviewed": entry.reviewed,  # the user approved grams held for review
     }
 
 

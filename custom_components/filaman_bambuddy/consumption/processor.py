@@ -61,6 +61,8 @@ from .ledger import (
 from .models import (
     AwaitingLink,
     DebitRecord,
+    HeldBooking,
+    HeldPrint,
     OwedGrams,
     PrintSpoolUsage,
     PrintUsage,
@@ -70,6 +72,7 @@ from .models import (
     notify,
     processor_snapshot,
 )
+from .plausibility import Doubt, Limits, Verdict
 from .store import LedgerBook, LedgerStore
 from .unassigned import TrayCase, TrayCases
 
@@ -95,6 +98,8 @@ class ConsumptionProcessor:
         on_print: Callable[[PrintUsage], None] | None = None,
         on_awaiting: Callable[[Mapping[int, AwaitingLink]], None] | None = None,
         on_case_reopened: Callable[[TrayCase], None] | None = None,
+        on_held: Callable[[Mapping[str, HeldPrint]], None] | None = None,
+        limits: Limits | None = None,
         retry_base: float = 5.0,
         retry_cap: float = 300.0,
         settle_time: float = 30.0,
@@ -108,6 +113,8 @@ class ConsumptionProcessor:
         self._on_print = on_print
         self._on_awaiting = on_awaiting
         self._reported_awaiting: dict[int, AwaitingLink] | None = None
+        self._on_held = on_held
+        self._reported_held: dict[str, HeldPrint] | None = None
         self._legacy_dedupe_window = timedelta(seconds=legacy_dedupe_window)
         self._clock = clock
         self._blocked: str | None = None
@@ -134,6 +141,7 @@ class ConsumptionProcessor:
             clock=clock,
             on_debit=on_debit,
             on_reopened=on_case_reopened,
+            limits=limits,
         )
         self._worker = Worker(
             self._cycle, printer_id=printer_id, retry_base=retry_base, retry_cap=retry_cap
@@ -185,13 +193,48 @@ class ConsumptionProcessor:
 
     def owed_grams(self) -> OwedGrams:
         """Every gram booked but not in FilaMan yet: queued or in flight, and held for a link."""
-        queued = held = 0.0
+        queued = awaiting = review = 0.0
         for entry in self._book.ledger.owed():
             if entry.state is EntryState.AWAITING_LINK:
-                held += entry.grams
+                awaiting += entry.grams
+            elif entry.state is EntryState.HELD_FOR_REVIEW:
+                review += entry.grams
             else:
                 queued += entry.grams
-        return OwedGrams(queued=round(queued, 2), awaiting_link=round(held, 2))
+        return OwedGrams(
+            queued=round(queued, 2),
+            awaiting_link=round(awaiting, 2),
+            held_for_review=round(review, 2),
+        )
+
+    def held_for_review(self) -> dict[str, HeldPrint]:
+        """Prints whose bookings FilaMan's figures rule out, by print key (see .plausibility)."""
+        return held_prints(self._book.ledger)
+
+    async def review_held(
+        self, print_key: str, grams: Mapping[str, float | None]
+    ) -> list[LedgerEntry]:
+        """The user's answer to a held print: per booking key the grams to debit (as booked
+        or another amount), or ``None`` when it was not real. Each booking is answered once
+        (answered ones are left as they are); queued grams are debited at once."""
+        async with self._lock:
+            answered = [
+                self._book.ledger.review(entry.key, grams[entry.key])
+                for entry in self._book.ledger.held_for_review().get(print_key, [])
+                if entry.key in grams
+            ]
+            if answered:
+                await self._book.save()
+        for entry in answered:
+            _LOGGER.info(
+                "Printer %s: held booking %s %s by the user",
+                self.printer_id,
+                entry.key,
+                "discarded" if entry.state is EntryState.SKIPPED else f"approved ({entry.grams} g)",
+            )
+        self._report_awaiting()
+        self._worker.request("reviewed by user")
+        return answered
 
     def entries(self) -> list[LedgerEntry]:
         """Every kept ledger entry, oldest first (copies are not made: do not mutate)."""
@@ -353,11 +396,16 @@ class ConsumptionProcessor:
         return held_grams
 
     def _report_awaiting(self) -> None:
-        """Tell Home Assistant when what waits for a link changed (repair issues)."""
+        """Tell Home Assistant when what waits for the user changed (repair issues): grams
+        waiting for a link, and bookings held for review."""
         current = self.awaiting_links()
         if current != self._reported_awaiting:
             self._reported_awaiting = current
             notify(self._on_awaiting, current)
+        held = self.held_for_review()
+        if held != self._reported_held:
+            self._reported_held = held
+            notify(self._on_held, held)
 
     async def debit_past(self, since: datetime) -> tuple[LedgerEntry, ...]:
         """Queue this printer's usage rows dated at or after ``since`` that predate the ledger.
@@ -504,6 +552,7 @@ def announce_prints(
                     debited=entry.state is EntryState.DONE,
                     skip_reason=entry.reason if entry.state is EntryState.SKIPPED else None,
                     awaiting_link=entry.state is EntryState.AWAITING_LINK,
+                    held_for_review=entry.state is EntryState.HELD_FOR_REVIEW,
                 )
                 for entry in group
             ),
@@ -526,6 +575,28 @@ def hold_ledger_for_other_filaman(ledger: Ledger, printer_id: int) -> float:
             len(reopened),
         )
     return grams
+
+
+def held_prints(ledger: Ledger) -> dict[str, HeldPrint]:
+    """What is held for review, per print (for repair issues, sensors and diagnostics)."""
+    summary: dict[str, HeldPrint] = {}
+    for print_key, entries in ledger.held_for_review().items():
+        bookings = []
+        for entry in entries:
+            verdict = Verdict.from_reason(entry.reason)
+            bookings.append(
+                HeldBooking(
+                    key=entry.key,
+                    filaman_spool_id=entry.filaman_spool_id,
+                    bambuddy_spool_id=entry.bambuddy_spool_id,
+                    grams=entry.grams,
+                    doubt=verdict.doubt if verdict else Doubt.ABOVE_REMAINING,
+                    expected_g=verdict.expected_g if verdict else 0.0,
+                )
+            )
+        first = entries[0]
+        summary[print_key] = HeldPrint(print_key, first.print_name, first.event_at, tuple(bookings))
+    return summary
 
 
 def awaiting_links(book: LedgerBook) -> dict[int, AwaitingLink]:
