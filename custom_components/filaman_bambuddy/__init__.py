@@ -37,6 +37,7 @@ from .const import (
     DEFAULT_RECONNECT_INTERVAL,
     DOMAIN,
 )
+from .consumption.ledger import WriterRecord
 from .consumption.models import AwaitingLink, DebitRecord, HeldPrint
 from .consumption.plausibility import DEFAULT_ESTIMATE_FACTOR, DEFAULT_REMAINING_MARGIN_G, Limits
 from .consumption.processor import ConsumptionProcessor
@@ -60,6 +61,7 @@ from .repairs import (
     async_sync_held_issues,
     async_sync_tag_conflict_issues,
     async_sync_unlinked_usage_issues,
+    async_sync_writer_issues,
 )
 from .services import async_setup_services
 from .spool_locations import SpoolLocations, async_remove_locations_store
@@ -148,6 +150,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         coordinator.async_update_listeners()  # the pending sensor shows the held grams
 
     held_issues: set[str] = set()
+    writer_issues: set[str] = set()
+
+    @callback
+    def on_writers(writers: Mapping[str, WriterRecord]) -> None:
+        async_sync_writer_issues(hass, entry, writers, writer_issues)
+        coordinator.async_update_listeners()
 
     @callback
     def on_held(held: Mapping[str, HeldPrint]) -> None:
@@ -165,6 +173,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         # A by-hand record FilaMan did not take: its tray's repair is shown again.
         on_case_reopened=lambda _case: entry.runtime_data.tray_watch.refresh(),
         on_held=on_held,
+        on_writers=on_writers,
         limits=Limits(
             remaining_margin_g=float(
                 entry.options.get(CONF_HOLD_MARGIN, DEFAULT_REMAINING_MARGIN_G)

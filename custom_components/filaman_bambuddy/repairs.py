@@ -40,6 +40,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
 )
+from homeassistant.util import dt as dt_util
 import probatio
 
 from .ams import slot_label as card_slot_label
@@ -47,9 +48,15 @@ from .api import ApiError, BambuddyClient, FilamanClient, NotFoundError
 from .api.models_bambuddy import BambuddySpool, slot_label
 from .api.models_filaman import FilamanSpool
 from .const import CONF_BAMBUDDY_URL, DOMAIN
-from .consumption.ledger import EntryState
+from .consumption.ledger import EntryState, WriterChoice, WriterRecord
 from .consumption.models import AwaitingLink, HeldPrint
 from .consumption.unassigned import CaseState, TrayCase, estimate_grams
+from .consumption.writers import (
+    BAMBU_LAB_DRIVER,
+    OtherWriter,
+    writers_in_events,
+    writers_in_plugins,
+)
 from .data import FilamanBambuddyConfigEntry
 from .inventory.choices import spool_name
 from .inventory.mapping import rgba_for
@@ -78,6 +85,7 @@ ISSUE_UNASSIGNED_TRAY = "unassigned_tray"
 ISSUE_UNRECORDED_TRAY = "unrecorded_tray"
 ISSUE_LOCATION_PERMISSION = "location_permission"
 ISSUE_HELD_FOR_REVIEW = "held_for_review"
+ISSUE_SECOND_WRITER = "second_writer"
 RFID_CONFLICT_ISSUES: dict[ConflictKind, str] = {
     "shared_tag": ISSUE_RFID_SHARED_TAG,
     "material_mismatch": ISSUE_RFID_MATERIAL_MISMATCH,
@@ -87,6 +95,10 @@ RFID_CONFLICT_ISSUES: dict[ConflictKind, str] = {
 BLOCK_SPOOLMAN = "spoolman_mode"
 BLOCK_PLUGIN = "filaman_plugin_active"
 
+# How far back another tool's consumptions are compared with ours, and how many of FilaMan's
+# newest events are read for it (one request per sync interval).
+WRITER_LOOKBACK = timedelta(hours=24)
+WRITER_EVENTS_READ = 200
 # A restart of Bambuddy or a Wi-Fi hiccup is not worth a repair; an hour-long outage is.
 OUTAGE_GRACE_SECONDS = 15 * 60
 # Bambuddy's archive of a print is made at its start; its clock may differ a little from ours.
@@ -166,6 +178,42 @@ class ConflictMonitor:
         )
         blocked = BLOCK_SPOOLMAN if spoolman else BLOCK_PLUGIN if plugin else None
         data.consumption.set_blocked(blocked)
+        await data.consumption.note_other_writers(
+            await self._other_writers(skip_sources={"bambuddy"} if plugin else set())
+        )
+
+    async def _other_writers(self, skip_sources: set[str]) -> list[OtherWriter]:
+        """Other tools seen deducting this printer's prints (consumption/writers.py).
+
+        Their consumptions near our recent debits; with an admin key also their installation.
+        FilaMan's Bambuddy plugin, when already found active above, has its own issue.
+        """
+        data = self._entry.runtime_data
+        filaman = data.hub.filaman
+        since = dt_util.utcnow() - WRITER_LOOKBACK
+        found: list[OtherWriter] = []
+        try:
+            events = await filaman.recent_events(page_size=WRITER_EVENTS_READ)
+        except ApiError as err:
+            _LOGGER.debug("Other-writer check: events unreadable: %s", err)
+        else:
+            found += [
+                writer
+                for writer in writers_in_events(events, data.consumption.recent_debits(since))
+                if writer.key not in skip_sources
+            ]
+        try:
+            plugins = await filaman.plugins()
+            printers = [
+                await filaman.printer(printer.id)
+                for printer in await filaman.printers()
+                if printer.driver_key == BAMBU_LAB_DRIVER and printer.is_active
+            ]
+        except ApiError as err:  # 403 without the admin role: installations are not seen
+            _LOGGER.debug("Other-writer check: plugins not readable: %s", err)
+        else:
+            found += writers_in_plugins(plugins, printers, data.printer.serial_number)
+        return found
 
 
 class OutageMonitor:
@@ -409,6 +457,8 @@ async def async_create_fix_flow(
         return TrayCaseRepairFlow(str(data["entry_id"]), str(data["case_id"]))
     if data.get("kind") == "held_for_review":
         return HeldForReviewRepairFlow(str(data["entry_id"]), str(data["print_key"]))
+    if data.get("kind") == "second_writer":
+        return SecondWriterRepairFlow(str(data["entry_id"]), str(data["writer"]))
     return UnlinkedUsageRepairFlow(str(data["entry_id"]), int(str(data["bambuddy_spool_id"])))
 
 
@@ -840,4 +890,105 @@ class HeldForReviewRepairFlow(RepairsFlow):
         entry, _held = found
         await entry.runtime_data.consumption.review_held(self._print_key, grams)
         await async_wake_consumption(self.hass, entry, "reviewed by the user")
+        return self.async_create_entry(data={})
+
+
+# --- another tool deducting the same prints (consumption/writers.py) ---------------------------
+
+
+def _writer_issue_id(entry_id: str, key: str) -> str:
+    return f"{ISSUE_SECOND_WRITER}_{entry_id}_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def _writer_placeholders(entry: FilamanBambuddyConfigEntry, record: WriterRecord) -> dict[str, str]:
+    return {
+        "printer": entry.title,
+        "tool": record.name,
+        "seen": record.evidence,
+        "grams": f"{entry.runtime_data.consumption.owed_grams().queued:g}",
+    }
+
+
+@callback
+def async_sync_writer_issues(
+    hass: HomeAssistant,
+    entry: FilamanBambuddyConfigEntry,
+    writers: Mapping[str, WriterRecord],
+    raised: set[str],
+) -> None:
+    """One fixable issue per tool waiting for the user's decision; gone once decided."""
+    current = {
+        _writer_issue_id(entry.entry_id, key): record
+        for key, record in writers.items()
+        if record.choice is WriterChoice.UNDECIDED
+    }
+    for issue_id in raised - current.keys():
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+    for issue_id, record in current.items():
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_SECOND_WRITER,
+            translation_placeholders=_writer_placeholders(entry, record),
+            data={"kind": "second_writer", "entry_id": entry.entry_id, "writer": record.key},
+        )
+    raised.clear()
+    raised.update(current)
+
+
+class SecondWriterRepairFlow(RepairsFlow):
+    """Who deducts this printer's prints: this integration, or the other tool."""
+
+    def __init__(self, entry_id: str, key: str) -> None:
+        self._entry_id = entry_id
+        self._key = key
+
+    def _found(self) -> tuple[FilamanBambuddyConfigEntry, WriterRecord] | None:
+        entry: FilamanBambuddyConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._entry_id
+        )
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        record = entry.runtime_data.consumption.other_writers().get(self._key)
+        if record is None or record.choice is not WriterChoice.UNDECIDED:
+            return None
+        return entry, record
+
+    def _gone(self) -> RepairsFlowResult:
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        loaded = entry is not None and entry.state is ConfigEntryState.LOADED
+        return self.async_abort(reason="already_answered" if loaded else "entry_not_loaded")
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+        found = self._found()
+        if found is None:
+            return self._gone()
+        entry, record = found
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=["we_write", "they_write"],
+            description_placeholders=_writer_placeholders(entry, record),
+        )
+
+    async def async_step_we_write(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        return await self._decide(WriterChoice.US)
+
+    async def async_step_they_write(
+        self, user_input: dict[str, Any] | None = None
+    ) -> RepairsFlowResult:
+        return await self._decide(WriterChoice.THEM)
+
+    async def _decide(self, choice: WriterChoice) -> RepairsFlowResult:
+        found = self._found()
+        if found is None:
+            return self._gone()
+        entry, _record = found
+        await entry.runtime_data.consumption.decide_writer(self._key, choice)
+        await async_wake_consumption(self.hass, entry, "writer decided")
         return self.async_create_entry(data={})

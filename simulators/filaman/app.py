@@ -25,7 +25,7 @@ from .demo import seed_demo
 from .errors import ApiError
 from .handlers import FilamanHandlers
 from .models import STATUS_ID_BY_KEY, JsonDict, Spool, SpoolEvent
-from .state import FilamanState
+from .state import FilamanState, plugin_row
 from .workers import DEFAULT_WORKERS, Workers
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ class FailRule:
     status: int
     remaining: int
     body: object | None
+    spare: int = 0
+    """Matching requests answered normally before the rule starts failing."""
 
 
 @dataclass
@@ -141,10 +143,13 @@ class FilamanSimulator:
         status: int = 500,
         count: int = 1,
         body: object | None = None,
+        *,
+        after: int = 0,
     ) -> None:
-        """The next `count` API requests matching method and path (re.search) get `status`."""
+        """The next `count` API requests matching method and path (re.search) get `status`;
+        `after`: that many matching requests are answered normally first."""
         self._fail_rules.append(
-            FailRule(method.upper(), re.compile(path_regex), status, count, body)
+            FailRule(method.upper(), re.compile(path_regex), status, count, body, after)
         )
 
     def answer_late(self, method: str, path_regex: str, seconds: float, *, count: int = 1) -> None:
@@ -181,6 +186,9 @@ class FilamanSimulator:
     def _take_fault(self, request: web.Request) -> FailRule | None:
         for rule in self._fail_rules:
             if rule.method in {request.method, "*"} and rule.path_regex.search(request.path):
+                if rule.spare > 0:
+                    rule.spare -= 1
+                    return None
                 rule.remaining -= 1
                 if rule.remaining <= 0:
                     self._fail_rules.remove(rule)
@@ -391,6 +399,24 @@ class FilamanSimulator:
     ) -> int:
         # Printer CRUD publishes no SSE event on the real server.
         return self.state.add_printer(name, driver_key, driver_config, driver_running).id
+
+    def install_plugin(
+        self,
+        key: str,
+        name: str,
+        plugin_type: str = "integration",
+        *,
+        driver_key: str | None = None,
+        capabilities: JsonDict | None = None,
+        active: bool = True,
+    ) -> None:
+        """A plugin installed by the admin (its own code runs inside the server, unseen)."""
+        row = plugin_row(
+            self.state.plugins, key, name, plugin_type,
+            driver_key=driver_key, capabilities=capabilities,
+        )  # fmt: skip
+        row["is_active"] = active
+        self.state.plugins.insert(0, row)
 
     def set_printer_driver(
         self, printer_id: int, running: bool, slots: list[JsonDict] | None = None

@@ -251,6 +251,7 @@ class FilamanHandlers:
             web.get(f"{API}/locations", self.list_locations),
             web.post(f"{API}/locations", self.create_location),
             web.get(f"{API}/locations/{{location_id}}", self.get_location),
+            web.get(f"{API}/admin/system/plugins", self.list_plugins),
             web.get(f"{API}/printers", self.list_printers),
             web.get(printer, self.get_printer),
             web.get(f"{printer}/slots", self.printer_slots),
@@ -662,6 +663,13 @@ class FilamanHandlers:
         if row is None:
             raise not_found("Location")
         return web.json_response(ser.location(self.state, row))
+
+    # --- plugins ---------------------------------------------------------------------------
+
+    async def list_plugins(self, request: web.Request) -> web.Response:
+        """Installed plugins (``admin:plugins_manage``: the admin role only)."""
+        await self._parse(request, permission="admin:plugins_manage")
+        return web.json_response(self.state.plugins)
 
     # --- printers --------------------------------------------------------------------------
 

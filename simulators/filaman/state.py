@@ -82,6 +82,16 @@ class FilamanState:
         # Keyed by (id, is_spool_param): the two param tables have separate id sequences.
         self.params: dict[tuple[int, bool], PrinterParam] = {}
         self._filament_color_ids = 0
+        # Installed plugins (GET /admin/system/plugins), as a fresh 1.2.20 lists them
+        # (examples/admin_plugins.json): the two import plugins every install ships.
+        self.plugins: list[dict[str, Any]] = [
+            _plugin(2, "filamentdb_import", "FilamentDB Import", plugin_type="import",
+                    description="Import manufacturers, filaments and spool details from "
+                    "FilamentDB", page_url="/admin/system/filamentdb-import"),
+            _plugin(1, "spoolman_import", "Spoolman Import", plugin_type="import",
+                    description="Import filaments, spools, manufacturers and locations from a "
+                    "Spoolman instance", page_url="/admin/system/spoolman-import"),
+        ]  # fmt: skip
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -666,3 +676,55 @@ def _existing[T](table: dict[int, T], item_id: int, what: str) -> T:
     if item is None:
         raise not_found(what)
     return item
+
+
+def _plugin(
+    plugin_id: int,
+    key: str,
+    name: str,
+    *,
+    plugin_type: str,
+    description: str,
+    page_url: str | None,
+    driver_key: str | None = None,
+    capabilities: dict[str, Any] | None = None,
+    version: str = "1.0.0",
+    author: str = "FilaMan",
+) -> dict[str, Any]:
+    """One row of GET /admin/system/plugins (``PluginResponse``)."""
+    return {
+        "id": plugin_id,
+        "plugin_key": key,
+        "name": name,
+        "version": version,
+        "description": description,
+        "author": author,
+        "homepage": None,
+        "license": None,
+        "plugin_type": plugin_type,
+        "driver_key": driver_key,
+        "page_url": page_url,
+        "config_schema": None,
+        "capabilities": capabilities,
+        "is_active": True,
+        "installed_at": "2026-11-24T11:38:04Z",
+        "installed_by": None,
+    }
+
+
+def plugin_row(
+    plugins: list[dict[str, Any]],
+    key: str,
+    name: str,
+    plugin_type: str,
+    *,
+    driver_key: str | None = None,
+    capabilities: dict[str, Any] | None = None,
+    author: str = "FilaMan",
+) -> dict[str, Any]:
+    """A newly installed plugin's row (the next id, newest first as the server lists them)."""
+    plugin_id = max((int(p["id"]) for p in plugins), default=0) + 1
+    return _plugin(
+        plugin_id, key, name, plugin_type=plugin_type, description=name, page_url=None,
+        driver_key=driver_key, capabilities=capabilities, author=author,
+    )  # fmt: skip

@@ -272,7 +272,8 @@ async def test_a_debit_whose_remaining_weight_cannot_be_read_is_still_done(
     processor = world.processor()
     await processor.start()
     await processor.wait_idle()
-    world.fsim.fail_next("GET", r"/spools/\d+$", status=500)
+    # The spool is read before the debit (is the booking plausible?) and after it.
+    world.fsim.fail_next("GET", r"/spools/\d+$", status=500, after=1)
     await world.bsim.run_print(world.printer_id, grams={(0, 0): 3.5})
     await settle(processor)
     (debit,) = world.debits

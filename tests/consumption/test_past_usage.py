@@ -20,7 +20,11 @@ from custom_components.filaman_bambuddy.consumption import (
     PastUsageRefused,
     processor as processor_module,
 )
-from custom_components.filaman_bambuddy.consumption.ledger import KEEP_FINISHED, Probe
+from custom_components.filaman_bambuddy.consumption.ledger import (
+    KEEP_FINISHED,
+    STORAGE_VERSION,
+    Probe,
+)
 
 from .conftest import FULL, World, drained, settle
 
@@ -121,7 +125,7 @@ def test_anchor_and_taken_rows_round_trip() -> None:
     ledger.take_in_past([row(2)], since=T0, now=T0)
     data = json.loads(json.dumps(ledger.to_dict()))
     assert (data["version"], data["anchor"], data["anchor_epoch"], data["past_taken"]) == (
-        3,
+        STORAGE_VERSION,
         5,
         0,
         [2],

@@ -436,7 +436,7 @@ async def test_usage_of_a_deleted_filaman_spool_is_held_for_another(world: World
     assert reasons[world.bspool_b] == (EntryState.DONE, None)
     assert world.deltas(world.fspool_b) == [-1.0]
     assert processor.awaiting_link_grams == 4.0
-    assert sum(1 for m, p in world.fsim.request_log if "/spools/999/" in p) == 1
+    assert sum(1 for m, p in world.fsim.request_log if p.endswith("/spools/999")) == 1
     assert await processor.link_spool(world.bspool_a, world.fspool_a) == 4.0
     await drained(processor)
     assert world.deltas(world.fspool_a) == [-4.0]

@@ -41,6 +41,7 @@ ISSUE_PLACEHOLDERS = {
     repairs.ISSUE_UNRECORDED_TRAY: {"printer", "slot", "job", "filament", "estimate"},
     repairs.ISSUE_LOCATION_PERMISSION: {"printer", "permission", "owner"},
     repairs.ISSUE_HELD_FOR_REVIEW: {"printer", "job", "grams", "bookings"},
+    repairs.ISSUE_SECOND_WRITER: {"printer", "tool", "seen", "grams"},
 }
 
 

@@ -29,7 +29,7 @@ API = "/api/v1"
 
 # Every captured example -> the test covering it, or why it does not apply.
 EXAMPLE_COVERAGE: dict[str, str] = {
-    "admin_plugins.json": "n/a: plugin administration (admin UI only, unused by the integration)",
+    "admin_plugins.json": "test_installed_plugins",
     "admin_plugins_available.json": "n/a: plugin registry browsing (admin UI only)",
     "apikey.json": "test_api_key_token_shape",
     "app_settings_public_info.json": "test_public_endpoints",
@@ -252,6 +252,26 @@ async def test_me(sim: FilamanSimulator, api: Api) -> None:
     admin = await api.call("GET", f"{API}/me", key=sim.create_api_key("admin", superadmin=True))
     assert admin.body["is_superadmin"] is True
     assert admin.body["permissions"] == example("me.json")["permissions"]
+
+
+async def test_installed_plugins(sim: FilamanSimulator, api: Api) -> None:
+    """A fresh server lists its two import plugins, to admins only (admin:plugins_manage)."""
+    path = f"{API}/admin/system/plugins"
+    admin = sim.create_api_key("admin")
+    reply = await api.call("GET", path, key=admin, spec="/api/v1/admin/system/plugins")
+    assert reply.status == 200
+    assert reply.body == example("admin_plugins.json")
+    refused = await api.call("GET", path)  # the user role
+    assert refused.status == 403
+    sim.install_plugin(
+        "bambu_usage", "Bambu Usage Tracking",
+        capabilities={"tracks_consumption": True, "requires_driver": "bambulab"},
+    )  # fmt: skip
+    reply = await api.call("GET", path, key=admin, spec="/api/v1/admin/system/plugins")
+    assert [p["plugin_key"] for p in reply.body] == [
+        "bambu_usage", "filamentdb_import", "spoolman_import"
+    ]  # fmt: skip
+    assert_same_shape(reply.body[0], example("admin_plugins.json")[0])
 
 
 def test_api_key_token_shape(sim: FilamanSimulator) -> None:

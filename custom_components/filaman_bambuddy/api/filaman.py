@@ -29,6 +29,7 @@ from .models_filaman import (
     ChangeMarks,
     DriverHealth,
     FilamanLocation,
+    FilamanPlugin,
     FilamanPrinter,
     FilamanSpool,
     Filament,
@@ -277,6 +278,11 @@ class FilamanClient(ApiClient):
     async def printer(self, printer_id: int) -> FilamanPrinter:
         """One printer with its ``driver_config`` (holds a Bambuddy key: never log it)."""
         return FilamanPrinter.from_json(await self._get_object(f"/printers/{printer_id}"))
+
+    async def plugins(self) -> list[FilamanPlugin]:
+        """Installed plugins; needs ``admin:plugins_manage`` (the admin role): 403 otherwise."""
+        items = await self._get_list("/admin/system/plugins")
+        return [FilamanPlugin.from_json(item) for item in items]
 
     async def driver_health(self, printer_id: int, refresh: bool = False) -> DriverHealth:
         """Whether FilaMan's own driver (e.g. its Bambuddy plugin) runs for the printer.

@@ -227,6 +227,11 @@ class FilamanPrinter:
         """``driver_config.bambuddy_url`` as stored."""
         return to_str(self.driver_config.get("bambuddy_url"))
 
+    @property
+    def serial(self) -> str | None:
+        """``driver_config.serial``: the printer the Bambu Lab driver talks to directly."""
+        return to_str(self.driver_config.get("serial"))
+
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
         printer_id = required_int(data, "id", "printer")
@@ -432,4 +437,34 @@ class SseEvent:
             event=opt_str(data, "event") or "",
             printer_id=opt_int(data, "printer_id"),
             raw=data,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FilamanPlugin:
+    """An installed FilaMan plugin (``GET /admin/system/plugins``, admins only)."""
+
+    key: str
+    name: str
+    is_active: bool
+    plugin_type: str | None
+    driver_key: str | None
+    tracks_consumption: bool
+    """``capabilities.tracks_consumption``: it deducts prints from spools by itself."""
+    requires_driver: str | None = None
+    """``capabilities.requires_driver``: the printer driver whose printers it works for."""
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        capabilities = data.get("capabilities")
+        abilities: Mapping[str, Any] = capabilities if isinstance(capabilities, Mapping) else {}
+        key = opt_str(data, "plugin_key") or ""
+        return cls(
+            key=key,
+            name=opt_str(data, "name") or key,
+            is_active=data.get("is_active") is True,
+            plugin_type=opt_str(data, "plugin_type"),
+            driver_key=opt_str(data, "driver_key"),
+            tracks_consumption=abilities.get("tracks_consumption") is True,
+            requires_driver=to_str(abilities.get("requires_driver")),
         )

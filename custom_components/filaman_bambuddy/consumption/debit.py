@@ -26,6 +26,9 @@ the spool's recent events):
   again whether that spool got linked to a usable FilaMan spool (by the sync adopting
   it, or by the user through the repair issue) and then queues the grams, once.
   Grams the user recorded by hand for a tray go back to that tray's case instead.
+* **Never the second writer.** Before each POST the spool's recent events are read anyway
+  (the probe); a consumption another tool wrote near this print stops the queue before it
+  doubles it (:mod:`.writers`), until the user chooses who writes.
 * **Never an impossible gram.** Before its first attempt a booking is checked against
   the FilaMan spool and the print's 3MF estimate (:mod:`.plausibility`); one that cannot
   be true is held for review (``held_for_review``) and sent only with the user's yes.
@@ -49,10 +52,11 @@ from ..api.errors import (
 from ..api.filaman import FilamanClient
 from ..api.models_filaman import SpoolEvent
 from .ledger import EntryState, EventMark, LedgerEntry, Probe, SkipReason
-from .models import DebitRecord, Problems, Transient, Wait, notify
+from .models import DebitRecord, Paused, Problems, Transient, Wait, notify
 from .plausibility import ESTIMATE_SLACK_G, Limits, doubt_about, label_net
 from .store import LedgerBook
 from .unassigned import TrayCase
+from .writers import OtherWriter, writers_in_events
 
 _LOGGER = logging.getLogger(__name__)
 # The print of a usage row is among the printer's newest archives (one per print).
@@ -94,8 +98,11 @@ class Debiter:
     async def send_queue(self) -> None:
         """Finish the unfinished entries in order, stopping at the first that cannot.
 
-        Raises :class:`~.models.Transient` or :class:`~.models.Wait` then.
+        Raises :class:`~.models.Transient` or :class:`~.models.Wait` then. Sends nothing while
+        another tool deducting this printer's prints waits for the user's decision.
         """
+        if self._book.ledger.undecided_writers():
+            return
         await self._relink_awaiting()
         for entry in self._book.ledger.unfinished():
             await self._attempt(entry)
@@ -146,12 +153,14 @@ class Debiter:
         if entry.state is EntryState.IN_FLIGHT and await self._reconciled(entry, spool_id):
             return
         try:
-            probe = await capture_probe(self._filaman, spool_id, entry.event_at)
+            probe, seen = await capture_probe(self._filaman, spool_id, entry.event_at)
         except NotFoundError:
             await self._skip_missing_spool(entry, spool_id)
             return
         except ApiError as err:
             raise self._problems.fail("reading FilaMan spool events", err) from None
+        if writers := writers_in_events(seen, [(spool_id, entry.event_at)]):
+            await self._another_writer(writers)
         self._book.ledger.mark_in_flight(entry.key, probe, self._clock())
         if not await self._book.save():
             # Without a durable in_flight record a crash could hide this POST: don't send.
@@ -215,6 +224,23 @@ class Debiter:
             if started <= entry.event_at:
                 return archive.filament_used_grams
         return None
+
+    async def _another_writer(self, writers: list[OtherWriter]) -> None:
+        """Another tool already deducted near this print: stop before doubling it."""
+        now = self._clock()
+        news = [writer for writer in writers if self._book.ledger.note_writer(writer, now)]
+        if not news:
+            return  # the user let us write beside it: carry on
+        for writer in news:
+            _LOGGER.warning(
+                "Printer %s: %s deducts this printer's prints too (seen: %s); nothing more is "
+                "deducted for this printer until you choose who writes (see Settings → Repairs)",
+                self._printer_id,
+                writer.name,
+                writer.evidence,
+            )
+        await self._book.save()
+        raise Paused(news[0].name)
 
     async def _hold_for_link(self, entry: LedgerEntry, why: SkipReason) -> None:
         """No usable FilaMan spool to debit: keep the grams owed until one is linked."""
@@ -468,15 +494,18 @@ def landed_by_weight(probe: Probe, remaining_now: float | None, grams: float) ->
     return before - remaining_now >= grams - GRAMS_EPSILON or (remaining_now == 0 < before)
 
 
-async def capture_probe(filaman: FilamanClient, spool_id: int, event_at: datetime) -> Probe:
-    """Read what is needed to reconcile a POST of a debit dated ``event_at``."""
+async def capture_probe(
+    filaman: FilamanClient, spool_id: int, event_at: datetime
+) -> tuple[Probe, list[SpoolEvent]]:
+    """Read what is needed to reconcile a POST of a debit dated ``event_at``, and the
+    spool's recent events it was read from (none when the key cannot read events)."""
     start = window_start_for(event_at)
     try:
         events, _complete = await spool_events_since(filaman, spool_id, start)
     except AuthenticationError:
         spool = await filaman.spool(spool_id)
-        return Probe(start, None, spool.remaining_weight_g)
-    return Probe(start, marks_of(events))
+        return Probe(start, None, spool.remaining_weight_g), []
+    return Probe(start, marks_of(events)), events
 
 
 async def find_landed(

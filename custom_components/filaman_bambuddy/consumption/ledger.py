@@ -36,7 +36,7 @@ then the records it keeps with them (the probe, slot hints, the past-usage rules
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 import math
@@ -46,6 +46,7 @@ from typing import Any
 from ..api.events import SpoolUsageLoggedEvent
 from ..api.models_bambuddy import UsageRow, slot_label
 from .unassigned import CaseState, TrayCase, manual_key
+from .writers import OtherWriter
 
 # --- One entry -----------------------------------------------------------------------------------
 # One ledger entry: a usage owed to FilaMan, its state, and how it is stored.
@@ -224,7 +225,8 @@ def _slot(value: Any) -> tuple[int, int] | None:
 
 
 # Re-exported: the ledger's vocabulary is imported from here by the rest of the package.
-STORAGE_VERSION = 4  # 2: anchor, anchor_epoch, past_taken; 3: tray_cases; 4: held_for_review
+# 2: anchor, anchor_epoch, past_taken; 3: tray_cases; 4: held_for_review, writers
+STORAGE_VERSION = 4
 # Finished entries kept for diagnostics; unfinished ones are never pruned.
 KEEP_FINISHED = 200
 
@@ -257,6 +259,9 @@ class Ledger:
     legacy_seen: dict[str, datetime] = field(default_factory=dict)
     tray_cases: dict[str, TrayCase] = field(default_factory=dict)
     """Trays printed from with no spool assigned (:mod:`.unassigned`), by case id."""
+    writers: dict[str, WriterRecord] = field(default_factory=dict)
+    """Other tools seen deducting this printer's prints (:mod:`.writers`), by key, with the
+    user's decision: while one is undecided nothing is sent."""
 
     # --- queries -------------------------------------------------------------------
 
@@ -496,6 +501,46 @@ class Ledger:
         self.entries[key] = entry
         return entry
 
+    # --- other writers -----------------------------------------------------------------
+
+    def note_writer(self, writer: OtherWriter, now: datetime) -> bool:
+        """Remember a tool seen deducting this printer's prints; True when it needs the user.
+
+        A tool already asked about is not asked again, with one exception: it deducted a print
+        after the user chose this integration to write (then it was not stopped after all).
+        """
+        record = self.writers.get(writer.key)
+        if record is not None:
+            again = (
+                record.choice is WriterChoice.US
+                and writer.seen_at is not None
+                and writer.seen_at > record.since
+            )
+            if not again:
+                return False
+        self.writers[writer.key] = WriterRecord(
+            key=writer.key,
+            name=writer.name,
+            evidence=writer.evidence,
+            evidence_id=writer.evidence_id,
+            choice=WriterChoice.UNDECIDED,
+            since=now,
+        )
+        return True
+
+    def decide_writer(self, key: str, choice: WriterChoice, now: datetime) -> WriterRecord:
+        """The user's answer: ``US`` (this integration writes) or ``THEM``."""
+        record = replace(self.writers[key], choice=choice, since=now)
+        self.writers[key] = record
+        return record
+
+    def undecided_writers(self) -> list[WriterRecord]:
+        return [r for r in self.writers.values() if r.choice is WriterChoice.UNDECIDED]
+
+    def yielded_to(self) -> WriterRecord | None:
+        """A tool the user chose to write instead of this integration, if any."""
+        return next((r for r in self.writers.values() if r.choice is WriterChoice.THEM), None)
+
     # --- transitions -----------------------------------------------------------------
 
     def _get(self, key: str, allowed: frozenset[EntryState]) -> LedgerEntry:
@@ -690,6 +735,7 @@ class Ledger:
             "spool_map": {str(bid): fid for bid, fid in sorted(self.spool_map.items())},
             "legacy_seen": {key: at.isoformat() for key, at in self.legacy_seen.items()},
             "tray_cases": [case.to_dict() for case in self.tray_cases.values()],
+            "writers": [record.to_dict() for record in self.writers.values()],
         }
 
     @classmethod
@@ -728,6 +774,54 @@ class Ledger:
                 case.case_id: case
                 for case in (TrayCase.from_dict(item) for item in data.get("tray_cases") or ())
             },
+            writers={
+                record.key: record
+                for record in (WriterRecord.from_dict(item) for item in data.get("writers") or ())
+            },
+        )
+
+
+# --- Another tool that deducts the same prints ---------------------------------------------------
+
+
+class WriterChoice(StrEnum):
+    UNDECIDED = "undecided"
+    """Seen, not answered: nothing is sent for this printer meanwhile."""
+    US = "us"
+    """The user lets this integration write (the other tool was stopped or is not this one's)."""
+    THEM = "them"
+    """The other tool writes: this integration skips the printer's prints."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriterRecord:
+    key: str
+    name: str
+    evidence: str
+    evidence_id: str
+    choice: WriterChoice
+    since: datetime
+    """When it was seen (undecided) or decided."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "evidence": self.evidence,
+            "evidence_id": self.evidence_id,
+            "choice": self.choice.value,
+            "since": self.since.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WriterRecord:
+        return cls(
+            key=str(data["key"]),
+            name=str(data.get("name") or data["key"]),
+            evidence=str(data.get("evidence") or ""),
+            evidence_id=str(data.get("evidence_id") or ""),
+            choice=WriterChoice(data.get("choice", WriterChoice.UNDECIDED)),
+            since=aware(datetime.fromisoformat(str(data["since"]))),
         )
 
 

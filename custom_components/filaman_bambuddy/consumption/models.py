@@ -137,6 +137,10 @@ class Transient(Exception):
     """This cycle cannot go on; retry later with backoff."""
 
 
+class Paused(Exception):
+    """Another tool deducts this printer's prints: the queue waits for the user's decision."""
+
+
 class Wait(Exception):
     """The head of the queue must wait ``seconds`` (an in-flight POST settling)."""
 

@@ -57,6 +57,8 @@ from .ledger import (
     LedgerEntry,
     PastRefusal,
     PastUsageRefused,
+    WriterChoice,
+    WriterRecord,
 )
 from .models import (
     AwaitingLink,
@@ -64,6 +66,7 @@ from .models import (
     HeldBooking,
     HeldPrint,
     OwedGrams,
+    Paused,
     PrintSpoolUsage,
     PrintUsage,
     Problems,
@@ -75,6 +78,7 @@ from .models import (
 from .plausibility import Doubt, Limits, Verdict
 from .store import LedgerBook, LedgerStore
 from .unassigned import TrayCase, TrayCases
+from .writers import OtherWriter
 
 DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 10_000  # the largest page a run enlarges to (see the paging in .intake)
@@ -99,6 +103,7 @@ class ConsumptionProcessor:
         on_awaiting: Callable[[Mapping[int, AwaitingLink]], None] | None = None,
         on_case_reopened: Callable[[TrayCase], None] | None = None,
         on_held: Callable[[Mapping[str, HeldPrint]], None] | None = None,
+        on_writers: Callable[[Mapping[str, WriterRecord]], None] | None = None,
         limits: Limits | None = None,
         retry_base: float = 5.0,
         retry_cap: float = 300.0,
@@ -115,6 +120,8 @@ class ConsumptionProcessor:
         self._reported_awaiting: dict[int, AwaitingLink] | None = None
         self._on_held = on_held
         self._reported_held: dict[str, HeldPrint] | None = None
+        self._on_writers = on_writers
+        self._reported_writers: dict[str, WriterRecord] | None = None
         self._legacy_dedupe_window = timedelta(seconds=legacy_dedupe_window)
         self._clock = clock
         self._blocked: str | None = None
@@ -235,6 +242,66 @@ class ConsumptionProcessor:
         self._report_awaiting()
         self._worker.request("reviewed by user")
         return answered
+
+    def other_writers(self) -> dict[str, WriterRecord]:
+        """Other tools seen deducting this printer's prints, with the user's decision."""
+        return dict(self._book.ledger.writers)
+
+    def recent_debits(self, since: datetime) -> list[tuple[int, datetime]]:
+        """(FilaMan spool, print time) of what this printer debited or owes since ``since``:
+        where another tool's consumptions would double ours."""
+        return [
+            (entry.filaman_spool_id, entry.event_at)
+            for entry in self._book.ledger.entries.values()
+            if entry.filaman_spool_id is not None
+            and entry.event_at >= since
+            and (entry.state is EntryState.DONE or entry.owed)
+        ]
+
+    async def note_other_writers(self, writers: list[OtherWriter]) -> list[OtherWriter]:
+        """Evidence found outside a debit (the periodic check): remember what is new."""
+        async with self._lock:
+            now = self._clock()
+            news = [writer for writer in writers if self._book.ledger.note_writer(writer, now)]
+            if news:
+                await self._book.save()
+        for writer in news:
+            _LOGGER.warning(
+                "Printer %s: %s deducts this printer's prints too (seen: %s); nothing more is "
+                "deducted for this printer until you choose who writes (see Settings → Repairs)",
+                self.printer_id,
+                writer.name,
+                writer.evidence,
+            )
+        self._report_awaiting()
+        return news
+
+    async def decide_writer(self, key: str, choice: WriterChoice) -> float:
+        """The user's answer about another tool; returns the grams it settles.
+
+        ``US``: what waited is sent. ``THEM``: what waited is left to the other tool
+        (skipped), and so is every later print of this printer, until the user says otherwise.
+        """
+        async with self._lock:
+            record = self._book.ledger.decide_writer(key, choice, self._clock())
+            settled = 0.0
+            for entry in self._book.ledger.unfinished():
+                if choice is WriterChoice.THEM and entry.state is EntryState.PENDING:
+                    self._book.ledger.mark_skipped(entry.key, f"other_writer:{key}")
+                settled += entry.grams
+            await self._book.save()
+        _LOGGER.info(
+            "Printer %s: the user chose %s to deduct this printer's prints",
+            self.printer_id,
+            "this integration" if choice is WriterChoice.US else record.name,
+        )
+        self._report_awaiting()
+        self._worker.request("writer decided")
+        return round(settled, 2)
+
+    def _yielded_reason(self) -> str | None:
+        record = self._book.ledger.yielded_to()
+        return None if record is None else f"other_writer:{record.key}"
 
     def entries(self) -> list[LedgerEntry]:
         """Every kept ledger entry, oldest first (copies are not made: do not mutate)."""
@@ -406,6 +473,10 @@ class ConsumptionProcessor:
         if held != self._reported_held:
             self._reported_held = held
             notify(self._on_held, held)
+        writers = self.other_writers()
+        if writers != self._reported_writers:
+            self._reported_writers = writers
+            notify(self._on_writers, writers)
 
     async def debit_past(self, since: datetime) -> tuple[LedgerEntry, ...]:
         """Queue this printer's usage rows dated at or after ``since`` that predate the ledger.
@@ -502,7 +573,7 @@ class ConsumptionProcessor:
             failed = False
             wait: float | None = None
             try:
-                await self._intake.ingest(blocked=self._blocked)
+                await self._intake.ingest(blocked=self._blocked or self._yielded_reason())
             except Transient:
                 failed = True  # queued entries can still be sent
             try:
@@ -512,6 +583,8 @@ class ConsumptionProcessor:
                 failed = True
             except Wait as settling:
                 wait = settling.seconds
+            except Paused:
+                pass  # another tool writes too: nothing is sent until the user decides
             if failed:
                 self._worker.back_off()
             else:
