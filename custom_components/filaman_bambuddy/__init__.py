@@ -58,6 +58,7 @@ from .repairs import (
     ConflictMonitor,
     OutageMonitor,
     async_delete_entry_issues,
+    async_set_out_of_scope_issue,
     async_sync_held_issues,
     async_sync_tag_conflict_issues,
     async_sync_unlinked_usage_issues,
@@ -104,6 +105,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
             translation_domain=DOMAIN, translation_key="auth_failed"
         ) from err
     except NotFoundError as err:
+        if await bambuddy.keys_are_printer_scoped():
+            # Bambuddy 1.2.6+ answers "not found" for a printer outside the key's scope too:
+            # say so, and keep trying (a widened scope brings the entry back by itself).
+            async_set_out_of_scope_issue(hass, entry, True)
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="printer_out_of_scope",
+                translation_placeholders={"printer_id": str(printer_id)},
+            ) from err
         raise ConfigEntryError(
             translation_domain=DOMAIN,
             translation_key="printer_not_found",
@@ -116,6 +126,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
             translation_placeholders={"error": str(err)},
         ) from err
 
+    async_set_out_of_scope_issue(hass, entry, False)
     # Safe to repeat: brings the card resource back if the last entry was deleted and a new
     # one added without a restart (async_setup does not run again then).
     await async_register_card(hass)

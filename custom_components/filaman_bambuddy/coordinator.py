@@ -43,7 +43,7 @@ from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .api import ApiError, AuthenticationError, BambuddyClient, FilamanClient
+from .api import ApiError, AuthenticationError, BambuddyClient, FilamanClient, NotFoundError
 from .api.events import (
     PrinterStatusEvent,
     SpoolAssignmentChangedEvent,
@@ -120,6 +120,9 @@ class PrinterCoordinator(DataUpdateCoordinator[PrinterData]):
 
     async def _async_update_data(self) -> PrinterData:
         """Read status and assignments over REST (first refresh, and on request)."""
+        # Imported here: repairs imports the entity modules, which import this one.
+        from .repairs import async_set_out_of_scope_issue  # noqa: PLC0415
+
         try:
             status = await self.hub.bambuddy.printer_status(self.printer_id)
             assignments = await self.hub.bambuddy.assignments(self.printer_id)
@@ -127,12 +130,26 @@ class PrinterCoordinator(DataUpdateCoordinator[PrinterData]):
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="bambuddy_auth_failed"
             ) from err
+        except NotFoundError as err:
+            if await self.hub.bambuddy.keys_are_printer_scoped():
+                async_set_out_of_scope_issue(self.hass, self.config_entry, True)
+                raise UpdateFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="printer_out_of_scope",
+                    translation_placeholders={"printer_id": str(self.printer_id)},
+                ) from err
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="bambuddy_unavailable",
+                translation_placeholders={"error": str(err)},
+            ) from err
         except ApiError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="bambuddy_unavailable",
                 translation_placeholders={"error": str(err)},
             ) from err
+        async_set_out_of_scope_issue(self.hass, self.config_entry, False)
         # Until the WebSocket is up, a REST snapshot would silently go stale.
         return PrinterData(
             status=status, live=self.hub.live.connected, assignments=_by_slot(assignments)

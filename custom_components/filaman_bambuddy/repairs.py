@@ -47,7 +47,7 @@ from .ams import slot_label as card_slot_label
 from .api import ApiError, BambuddyClient, FilamanClient, NotFoundError
 from .api.models_bambuddy import BambuddySpool, slot_label
 from .api.models_filaman import FilamanSpool
-from .const import CONF_BAMBUDDY_URL, DOMAIN
+from .const import CONF_BAMBUDDY_URL, CONF_PRINTER_ID, DOMAIN
 from .consumption.ledger import EntryState, WriterChoice, WriterRecord
 from .consumption.models import AwaitingLink, HeldPrint
 from .consumption.unassigned import CaseState, TrayCase, estimate_grams
@@ -75,6 +75,7 @@ ISSUE_SPOOLMAN_MODE = "spoolman_mode"
 ISSUE_PLUGIN_ACTIVE = "filaman_plugin_active"
 ISSUE_AUTH_DISABLED = "bambuddy_auth_disabled"
 ISSUE_UNREACHABLE = "bambuddy_unreachable"
+ISSUE_OUT_OF_SCOPE = "printer_out_of_scope"
 ISSUE_UNLINKED_USAGE = "unlinked_usage"
 # The same grams and fix flow, held because the printer was pointed at another FilaMan.
 ISSUE_UNLINKED_OTHER_FILAMAN = "unlinked_usage_other_filaman"
@@ -146,6 +147,31 @@ async def async_filaman_plugin_active(
         if printer.is_active and (await filaman.driver_health(printer.id)).running:
             return True
     return False
+
+
+@callback
+def async_set_out_of_scope_issue(
+    hass: HomeAssistant, entry: FilamanBambuddyConfigEntry, present: bool
+) -> None:
+    """The key no longer reaches this printer (Bambuddy 1.2.6 scopes keys to printers and
+    answers "not found" for the others), or it does again."""
+    issue_id = _issue_id(ISSUE_OUT_OF_SCOPE, entry)
+    if not present:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_OUT_OF_SCOPE,
+        translation_placeholders={
+            "printer": entry.title,
+            "printer_id": str(entry.data[CONF_PRINTER_ID]),
+            "bambuddy_url": entry.data[CONF_BAMBUDDY_URL],
+        },
+    )
 
 
 class ConflictMonitor:

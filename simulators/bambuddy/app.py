@@ -65,10 +65,14 @@ def build_app(sim: BambuddySimulator) -> web.Application:
             return web.Response(status=500, text="Internal Server Error")
 
     async def websocket(request: web.Request) -> web.StreamResponse:
-        if sim.auth_enabled and not sim.db.ws_token_valid(request.query.get("token")):
+        token = request.query.get("token")
+        if sim.auth_enabled and not sim.db.ws_token_valid(token):
             return web.Response(status=403)  # rejected before the upgrade
         return await sim.hub.serve(
-            request, snapshots=sim.all_status_frames, snapshot_for=sim.status_frame
+            request,
+            snapshots=sim.all_status_frames,
+            snapshot_for=sim.status_frame,
+            printer_ids=sim.token_scope(token),
         )
 
     app = web.Application(middlewares=[faults, errors])

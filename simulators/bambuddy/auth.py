@@ -60,6 +60,8 @@ def require(sim: BambuddySimulator, request: web.Request, scope: str | None) -> 
     else:
         # No key and (in the simulator) no valid JWT either.
         raise HttpError(401, "Authentication required")
+    if sim.newer_than_1_2_5 and not key.owner_active:
+        raise HttpError(403, "API key owner is deactivated")
     if scope is not None and not key.scopes.get(scope, False):
         raise HttpError(403, f"API key does not have '{scope}' permission")
     key.last_used = utc_now()

@@ -129,11 +129,11 @@ class ControlApi:
         """Start a print; `"wait": true` answers only after the usage step."""
         body = await _body(request)
         grams = {(int(g["ams_id"]), int(g["tray_id"])): float(g["grams"]) for g in body["grams"]}
-        booked = (
-            {(int(g["ams_id"]), int(g["tray_id"])): float(g["grams"]) for g in body["booked"]}
-            if body.get("booked") is not None
-            else None
-        )
+        booked: dict[tuple[int, int], float | list[float]] | None = None
+        if body.get("booked") is not None:
+            booked = {
+                (int(g["ams_id"]), int(g["tray_id"])): float(g["grams"]) for g in body["booked"]
+            }
         task = self.sim.start_print(
             int(body["printer_id"]),
             name=body.get("name", "Benchy"),

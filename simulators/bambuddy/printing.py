@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import automation
 from .printer import Printer, PrintJob, global_tray_id
-from .state import PrintArchive, UsageRow, utc_now
+from .state import PrintArchive, Spool, UsageRow, utc_now
 
 if TYPE_CHECKING:
     from .simulator import BambuddySimulator
@@ -43,10 +44,12 @@ class PrintRequest:
     mapped: bool = True
     """The print was sent with an AMS mapping (a slicer or Bambuddy print); a print started at
     the printer itself has none, and Bambuddy then warns about nothing (§6)."""
-    booked: dict[tuple[int, int], float] | None = None
+    booked: dict[tuple[int, int], float | list[float]] | None = None
     """What Bambuddy's usage tracker books per slot when that is not what the print used: its
     known bugs (a failed flow calibration booking 1 kg per loaded spool, Bambuddy #3081; a
-    print without a 3MF charged 207 g for 1.6 g, #2843). ``None``: it books ``grams``."""
+    print without a 3MF charged 207 g for 1.6 g, #2843). ``None``: it books ``grams``.
+    A list: the print's filaments drawn from that one slot (1.2.6 books a row per filament,
+    #3230; 1.2.5.2 one row for their sum)."""
     has_3mf: bool = True
     """The print came with a 3MF, so its archive carries the slicer's estimate (``grams``)."""
 
@@ -137,6 +140,15 @@ async def run_print(sim: BambuddySimulator, printer: Printer, request: PrintRequ
             "data": _complete_data(printer, request),
         }
     )
+    if sim.newer_than_1_2_5:
+        # 1.2.6 (#1898): clients are asked how the print came out; nothing else happens here.
+        sim.broadcast(
+            {
+                "type": "print_confirm_request",
+                "printer_id": printer.id,
+                "data": {"archive_id": archive.id, "print_name": request.name},
+            }
+        )
     if request.legacy_weights is not None:
         automation.end_session(sim, printer)
         return  # old servers had no usage tracker
@@ -188,6 +200,51 @@ def _advance(
         tray.remain = max(0, round(before - used_percent * min(share, 1.0)))
 
 
+def _book(
+    sim: BambuddySimulator,
+    printer: Printer,
+    request: PrintRequest,
+    *,
+    spool: Spool,
+    slot: tuple[int, int],
+    consumed: float,
+    now: datetime,
+) -> dict[str, Any]:
+    """One usage row (and the spool's weight_used); returns the event's usage item."""
+    fields = spool.fields
+    fields["weight_used"] = float(fields["weight_used"]) + consumed
+    spool.last_used = spool.updated_at = now
+    label = spool.label_weight
+    percent = round(consumed / label * 100) if label else 0
+    cost_per_kg = fields["cost_per_kg"]
+    cost = round(cost_per_kg * consumed / 1000, 2) if cost_per_kg is not None else None
+    sim.db.usage.append(
+        UsageRow(
+            id=sim.db.next_id("usage"),
+            spool_id=spool.id,
+            printer_id=printer.id,
+            print_name=request.name,
+            weight_used=round(consumed, 1),
+            percent_used=percent,
+            status=request.status,
+            cost=cost,
+            created_at=now.replace(microsecond=0),
+        )
+    )
+    rgba = fields["rgba"]
+    return {
+        "spool_id": spool.id,
+        "weight_used": round(consumed, 1),
+        "percent_used": percent,
+        "ams_id": slot[0],
+        "tray_id": slot[1],
+        "material": spool.material,
+        "cost": cost,
+        "slot_id": request.slot_ids.get(slot),
+        "color": f"#{rgba[:6].upper()}" if rgba else None,
+    }
+
+
 def log_usage(sim: BambuddySimulator, printer: Printer, request: PrintRequest) -> None:
     """Bambuddy's usage tracker at print end (API.md §10): rows, spool update, one event.
 
@@ -200,44 +257,20 @@ def log_usage(sim: BambuddySimulator, printer: Printer, request: PrintRequest) -
     now = utc_now()
     usage: list[dict[str, Any]] = []
     booked = request.grams if request.booked is None else request.booked
-    for (ams_id, tray_id), consumed in booked.items():
+    for (ams_id, tray_id), amounts in booked.items():
         spool_id = automation.charged_spool(sim, printer, (ams_id, tray_id), session)
         spool = sim.db.spools.get(spool_id) if spool_id is not None else None
-        if spool is None or consumed <= 0:
-            continue
-        fields = spool.fields
-        fields["weight_used"] = float(fields["weight_used"]) + consumed
-        spool.last_used = spool.updated_at = now
-        label = spool.label_weight
-        percent = round(consumed / label * 100) if label else 0
-        cost_per_kg = fields["cost_per_kg"]
-        cost = round(cost_per_kg * consumed / 1000, 2) if cost_per_kg is not None else None
-        sim.db.usage.append(
-            UsageRow(
-                id=sim.db.next_id("usage"),
-                spool_id=spool.id,
-                printer_id=printer.id,
-                print_name=request.name,
-                weight_used=round(consumed, 1),
-                percent_used=percent,
-                status=request.status,
-                cost=cost,
-                created_at=now.replace(microsecond=0),
-            )
-        )
-        rgba = fields["rgba"]
-        usage.append(
-            {
-                "spool_id": spool.id,
-                "weight_used": round(consumed, 1),
-                "percent_used": percent,
-                "ams_id": ams_id,
-                "tray_id": tray_id,
-                "material": spool.material,
-                "cost": cost,
-                "slot_id": request.slot_ids.get((ams_id, tray_id)),
-                "color": f"#{rgba[:6].upper()}" if rgba else None,
-            }
-        )
+        filaments = amounts if isinstance(amounts, list) else [amounts]
+        if not sim.newer_than_1_2_5:
+            filaments = [sum(filaments)]  # one row per spool (#3230 split it in 1.2.6)
+        for consumed in filaments:
+            if spool is None or consumed <= 0:
+                continue
+            usage.append(
+                _book(
+                    sim, printer, request,
+                    spool=spool, slot=(ams_id, tray_id), consumed=consumed, now=now,
+                )
+            )  # fmt: skip
     if usage:
         sim.broadcast({"type": "spool_usage_logged", "printer_id": printer.id, "usage": usage})

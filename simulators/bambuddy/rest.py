@@ -102,13 +102,23 @@ class RestApi:
         return _json({"auth_enabled": self.sim.auth_enabled, "requires_setup": False})
 
     async def version(self, request: web.Request) -> web.Response:
-        return _json({"version": VERSION, "repo": "maziggy/bambuddy"})
+        return _json({"version": self.sim.version, "repo": "maziggy/bambuddy"})
+
+    def _in_scope(self, key: ApiKey | None, printer_id: int) -> None:
+        """1.2.6 (#1727): a printer outside the key's scope is "not found", never forbidden."""
+        scope = self.sim.key_scope(key)
+        if scope is not None and printer_id not in scope:
+            raise HttpError(404, "Printer not found")
+
+    def _scoped(self, key: ApiKey | None, printer_id: int | None) -> bool:
+        scope = self.sim.key_scope(key)
+        return scope is None or printer_id is None or printer_id in scope
 
     # --- auth ---------------------------------------------------------------------------
 
     async def ws_token(self, request: web.Request) -> web.Response:
-        require(self.sim, request, READ)
-        return _json({"token": self.db.mint_ws_token()})
+        key = require(self.sim, request, READ)
+        return _json({"token": self.db.mint_ws_token(key.key if key is not None else None)})
 
     def _admin_only(self, request: web.Request) -> None:
         """Key management needs an admin JWT, or no auth at all (API.md §2)."""
@@ -141,20 +151,23 @@ class RestApi:
     # --- printers -----------------------------------------------------------------------
 
     async def list_printers(self, request: web.Request) -> web.Response:
-        require(self.sim, request, READ)
+        key = require(self.sim, request, READ)
         printers = sorted(self.sim.printers.values(), key=lambda printer: printer.name)
-        return _json([printer.info_json() for printer in printers])
+        return _json([p.info_json() for p in printers if self._scoped(key, p.id)])
 
     async def get_printer(self, request: web.Request) -> web.Response:
-        require(self.sim, request, READ)
+        key = require(self.sim, request, READ)
+        self._in_scope(key, path_int(request, "printer_id"))
         return _json(self.sim.printer_or_404(path_int(request, "printer_id")).info_json())
 
     async def printer_status(self, request: web.Request) -> web.Response:
-        require(self.sim, request, READ)
+        key = require(self.sim, request, READ)
+        self._in_scope(key, path_int(request, "printer_id"))
         return _json(self.sim.printer_or_404(path_int(request, "printer_id")).status_json())
 
     async def inventory_remain(self, request: web.Request) -> web.Response:
-        require(self.sim, request, READ)
+        key = require(self.sim, request, READ)
+        self._in_scope(key, path_int(request, "printer_id"))
         printer = self.sim.printer_or_404(path_int(request, "printer_id"))
         return _json({"inventory_remain_g": inventory_remain(self.db, printer.id)})
 
@@ -253,46 +266,50 @@ class RestApi:
 
     async def list_archives(self, request: web.Request) -> web.Response:
         """Newest first; `limit` (default 50) and `printer_id` as the server takes them."""
-        require(self.sim, request, READ)
+        key = require(self.sim, request, READ)
         limit = query_int(request, "limit", 50) or 0
         printer_id = query_int(request, "printer_id", None)
         archives = [
             archive
             for archive in reversed(self.db.archives)
-            if printer_id is None or archive.printer_id == printer_id
+            if (printer_id is None or archive.printer_id == printer_id)
+            and self._scoped(key, archive.printer_id)
         ]
         return _json([archive.to_json() for archive in archives[:limit]])
 
     async def all_usage(self, request: web.Request) -> web.Response:
-        require(self.sim, request, READ)
+        key = require(self.sim, request, READ)
         limit = query_int(request, "limit", 100) or 0
         printer_id = query_int(request, "printer_id", None)
         rows = [
             row
             for row in usage_newest_first(self.db)
-            if printer_id is None or row.printer_id == printer_id
+            if (printer_id is None or row.printer_id == printer_id)
+            and self._scoped(key, row.printer_id)
         ]
         return _json([row.to_json() for row in rows[:limit]])
 
     # --- assignments --------------------------------------------------------------------
 
     async def list_assignments(self, request: web.Request) -> web.Response:
-        require(self.sim, request, READ)
+        key = require(self.sim, request, READ)
         printer_id = query_int(request, "printer_id", None)
         assignments = sorted(self.db.assignments.values(), key=lambda a: a.id)
         return _json(
             [
                 slots.assignment_json(self.sim, assignment, configured=False, pending_config=False)
                 for assignment in assignments
-                if printer_id is None or assignment.printer_id == printer_id
+                if (printer_id is None or assignment.printer_id == printer_id)
+                and self._scoped(key, assignment.printer_id)
             ]
         )
 
     async def create_assignment(self, request: web.Request) -> web.Response:
-        require(self.sim, request, WRITE)
+        key = require(self.sim, request, WRITE)
         values = validate_fields(
             await json_object_body(request), ASSIGNMENT_RULES, required=tuple(ASSIGNMENT_RULES)
         )
+        self._in_scope(key, values["printer_id"])
         spool = self.db.spools.get(values["spool_id"])
         if spool is None:
             raise HttpError(404, "Spool not found")
@@ -304,8 +321,9 @@ class RestApi:
         return _json(body)
 
     async def delete_assignment(self, request: web.Request) -> web.Response:
-        require(self.sim, request, WRITE)
+        key = require(self.sim, request, WRITE)
         printer_id = path_int(request, "printer_id")
+        self._in_scope(key, printer_id)
         ams_id = path_int(request, "ams_id")
         tray_id = path_int(request, "tray_id")
         if not slots.unassign(self.sim, printer_id, ams_id, tray_id):

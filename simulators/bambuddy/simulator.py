@@ -16,7 +16,7 @@ Typical use::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -52,6 +52,8 @@ from .state import (
 from .ws import WsHub
 
 LegacyWeights = Literal["float", "dict"]
+DEFAULT_VERSION = "1.2.5.2"
+VERSIONS = (DEFAULT_VERSION, "1.2.6")
 
 
 class BambuddySimulator:
@@ -62,7 +64,16 @@ class BambuddySimulator:
         auth_enabled: bool = True,
         ws_usage_delay: float = 8.0,
         assign_verify_delay: float = 0.2,
+        *,
+        version: str = DEFAULT_VERSION,
     ) -> None:
+        if version not in VERSIONS:
+            raise ValueError(f"simulated Bambuddy versions: {', '.join(VERSIONS)}")
+        self.version = version
+        """Which release's behaviour: 1.2.5.2 (as captured) or 1.2.6 (from its source):
+        printer-scoped keys (#1727), owner-bound keys (#1894), a scope-filtered WebSocket
+        closed with 4401, one usage row per filament (#3230), print_confirm_request, and
+        the upgrade's weight repair (#2909)."""
         self.auth_enabled = auth_enabled
         # Seconds between print_complete and the usage step (≈ 8 s on a real server).
         self.ws_usage_delay = ws_usage_delay
@@ -172,6 +183,44 @@ class BambuddySimulator:
 
     # --- auth ---------------------------------------------------------------------------
 
+    @property
+    def newer_than_1_2_5(self) -> bool:
+        return self.version != DEFAULT_VERSION
+
+    def key_scope(self, key: ApiKey | None) -> frozenset[int] | None:
+        """The printers ``key`` reaches (1.2.6); ``None``: all of them."""
+        return key.printer_ids if key is not None and self.newer_than_1_2_5 else None
+
+    def token_scope(self, token: str | None) -> frozenset[int] | None:
+        value = self.db.ws_token_keys.get(token or "")
+        return self.key_scope(self.db.api_keys.get(value) if value else None)
+
+    def set_key_printers(self, key: str, printer_ids: Iterable[int] | None) -> None:
+        """1.2.6: the admin changes which printers the key reaches (None: all)."""
+        self.db.api_keys[key].printer_ids = None if printer_ids is None else frozenset(printer_ids)
+
+    def deactivate_key_owner(self, key: str) -> None:
+        """1.2.6 (#1894): the key's owner is deactivated, which disables the key."""
+        self.db.api_keys[key].owner_active = False
+
+    async def close_websockets(self, code: int = 4401) -> None:
+        """1.2.6: scopes changed and their refresh failed: every socket is closed with 4401
+        ("unauthorised"); a client mints a new token and reconnects."""
+        await self.hub.close_all(code)
+
+    def repair_weights(self) -> list[int]:
+        """1.2.6's one-time upgrade repair (#2909): ``weight_used`` of every weighed spool is
+        recomputed from its last scale weight; no usage row is written. Returns the spools."""
+        repaired = []
+        for spool in self.db.spools.values():
+            scale = spool.fields.get("last_scale_weight")
+            if scale is None:
+                continue
+            net = float(scale) - float(spool.fields.get("core_weight") or 0)
+            spool.fields["weight_used"] = round(max(spool.label_weight - net, 0.0), 1)
+            repaired.append(spool.id)
+        return repaired
+
     def create_api_key(
         self,
         name: str = "ha",
@@ -181,6 +230,7 @@ class BambuddySimulator:
         *,
         key: str | None = None,
         expires_at: datetime | None = None,
+        printer_ids: Iterable[int] | None = None,
     ) -> str:
         """Register a key (a fresh `bb_…` value unless `key` is given) and return its value."""
         scopes = dict.fromkeys(SCOPE_FLAGS, False) | {
@@ -197,6 +247,7 @@ class BambuddySimulator:
             created_at=utc_now(),
             user_id=1,
             expires_at=expires_at,
+            printer_ids=None if printer_ids is None else frozenset(printer_ids),
         )
         return value
 
@@ -443,7 +494,7 @@ class BambuddySimulator:
         slot_ids: dict[tuple[int, int], int] | None = None,
         legacy_weights: LegacyWeights | None = None,
         mapped: bool = True,
-        booked: dict[tuple[int, int], float] | None = None,
+        booked: dict[tuple[int, int], float | list[float]] | None = None,
         has_3mf: bool = True,
     ) -> None:
         """Run a whole print and return after the usage step (ws_usage_delay after the end).
@@ -485,7 +536,7 @@ class BambuddySimulator:
         slot_ids: dict[tuple[int, int], int] | None = None,
         legacy_weights: LegacyWeights | None = None,
         mapped: bool = True,
-        booked: dict[tuple[int, int], float] | None = None,
+        booked: dict[tuple[int, int], float | list[float]] | None = None,
         has_3mf: bool = True,
     ) -> asyncio.Task[None]:
         """Non-blocking run_print; await the returned task to wait for the usage step."""

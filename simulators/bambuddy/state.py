@@ -219,6 +219,10 @@ class ApiKey:
     enabled: bool = True
     expires_at: datetime | None = None
     last_used: datetime | None = None
+    printer_ids: frozenset[int] | None = None
+    """1.2.6 (#1727): the printers the key reaches; ``None`` = all of them."""
+    owner_active: bool = True
+    """1.2.6 (#1894): a key carries its owner's rights; a deactivated owner disables it."""
 
     def is_valid(self) -> bool:
         return self.enabled and (self.expires_at is None or self.expires_at > utc_now())
@@ -230,7 +234,7 @@ class ApiKey:
             "key_prefix": self.key[:8] + "...",
             "user_id": self.user_id,
             **{flag: self.scopes[flag] for flag in SCOPE_FLAGS},
-            "printer_ids": None,
+            "printer_ids": sorted(self.printer_ids) if self.printer_ids is not None else None,
             "enabled": self.enabled,
             "last_used": self.last_used.isoformat() if self.last_used else None,
             "created_at": iso_seconds(self.created_at),
@@ -256,6 +260,7 @@ class Database:
     archives: list[PrintArchive] = field(default_factory=list)
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
     ws_tokens: dict[str, datetime] = field(default_factory=dict)
+    ws_token_keys: dict[str, str | None] = field(default_factory=dict)
     locations: dict[str, int] = field(default_factory=dict)
     spoolman_enabled: bool = False
     # The `settings` table: absent rows mean the schema default (AUTOMATION.md §1).
@@ -277,9 +282,11 @@ class Database:
                 return assignment
         return None
 
-    def mint_ws_token(self) -> str:
+    def mint_ws_token(self, key: str | None = None) -> str:
+        """A token; ``key``: the API key that minted it (1.2.6 stamps its printer scope)."""
         token = secrets.token_urlsafe(24)  # 32 URL-safe characters
         self.ws_tokens[token] = utc_now() + WS_TOKEN_LIFETIME
+        self.ws_token_keys[token] = key
         return token
 
     def ws_token_valid(self, token: str | None) -> bool:

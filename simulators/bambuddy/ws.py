@@ -24,6 +24,11 @@ class WsClient:
     request: web.Request
     socket: web.WebSocketResponse
     outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    printer_ids: frozenset[int] | None = None
+    """Bambuddy 1.2.6 (#1727): the printers this socket hears about; ``None`` = all."""
+
+    def may_receive(self, printer_id: int | None) -> bool:
+        return printer_id is None or self.printer_ids is None or printer_id in self.printer_ids
 
     def abort(self) -> None:
         """Drop the TCP connection without a close frame, as Bambuddy does on bad frames."""
@@ -43,7 +48,11 @@ class WsHub:
 
     def publish(self, event: dict[str, Any]) -> None:
         self.timeline.append((time.monotonic(), str(event.get("type"))))
-        self.publish_raw(json.dumps(event))
+        text = json.dumps(event)
+        printer_id = event_printer_id(event)
+        for client in self.clients:
+            if client.may_receive(printer_id):
+                client.outbox.put_nowait(text)
 
     def publish_raw(self, text: str) -> None:
         for client in self.clients:
@@ -53,18 +62,26 @@ class WsHub:
         for client in list(self.clients):
             client.abort()
 
+    async def close_all(self, code: int) -> None:
+        """Close every socket with ``code`` (1.2.6: 4401 when printer scopes changed)."""
+        for client in list(self.clients):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await client.socket.close(code=code)
+
     async def serve(
         self,
         request: web.Request,
         *,
         snapshots: Callable[[], list[dict[str, Any]]],
         snapshot_for: Callable[[int], dict[str, Any] | None],
+        printer_ids: frozenset[int] | None = None,
     ) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
-        client = WsClient(request, socket)
+        client = WsClient(request, socket, printer_ids=printer_ids)
         for frame in snapshots():
-            client.outbox.put_nowait(json.dumps(frame))
+            if client.may_receive(event_printer_id(frame)):
+                client.outbox.put_nowait(json.dumps(frame))
         self.clients.add(client)
         sender = asyncio.create_task(self._send_loop(client), name="bambuddy-sim-ws-sender")
         try:
@@ -98,6 +115,8 @@ class WsHub:
         if kind == "ping":
             client.outbox.put_nowait(json.dumps({"type": "pong"}))
         elif kind == "get_status" and isinstance(payload.get("printer_id"), int):
+            if not client.may_receive(payload["printer_id"]):
+                return True  # out of scope: answered like an unknown id, with nothing
             frame = snapshot_for(payload["printer_id"])
             if frame is not None:
                 client.outbox.put_nowait(json.dumps(frame))
@@ -112,3 +131,11 @@ class WsHub:
             except (ConnectionError, RuntimeError) as exc:
                 _LOGGER.debug("WebSocket send failed: %s", exc)
                 return
+
+
+def event_printer_id(event: dict[str, Any]) -> int | None:
+    """The printer a broadcast is about: top-level ``printer_id`` or inside ``data``."""
+    printer_id = event.get("printer_id")
+    if printer_id is None and isinstance(event.get("data"), dict):
+        printer_id = event["data"].get("printer_id")
+    return printer_id if isinstance(printer_id, int) else None

@@ -20,6 +20,7 @@ from custom_components.filaman_bambuddy.consumption import (
     PrintUsage,
 )
 from simulators.bambuddy import BambuddySimulator
+from simulators.bambuddy.simulator import VERSIONS
 from simulators.filaman import FilamanSimulator
 
 FULL = 1000.0  # net grams of a fresh FilaMan spool (1250 gross - 250 tare)
@@ -114,9 +115,10 @@ async def settle(processor: ConsumptionProcessor, reason: str = "test") -> None:
     await processor.wait_idle()
 
 
-@pytest.fixture
-async def world(socket_enabled: None) -> AsyncIterator[World]:
-    bsim = BambuddySimulator(ws_usage_delay=0.0)
+@pytest.fixture(params=VERSIONS)
+async def world(socket_enabled: None, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    """Every consumption test runs against Bambuddy 1.2.5.2 and 1.2.6."""
+    bsim = BambuddySimulator(ws_usage_delay=0.0, version=request.param)
     fsim = FilamanSimulator()
     await bsim.start()
     await fsim.start()

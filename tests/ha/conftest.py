@@ -22,6 +22,7 @@ from custom_components.filaman_bambuddy.const import (
     DOMAIN,
 )
 from simulators.bambuddy import BambuddySimulator
+from simulators.bambuddy.simulator import DEFAULT_VERSION
 from simulators.filaman import FilamanSimulator
 from simulators.filaman.models import STATUS_ID_BY_KEY
 
@@ -70,9 +71,18 @@ class Servers:
 
 
 @pytest.fixture
-async def servers(socket_enabled: None) -> AsyncIterator[Servers]:
+def bambuddy_version(request: pytest.FixtureRequest) -> str:
+    """The simulated Bambuddy release; a module runs on both with
+    ``pytestmark = pytest.mark.parametrize("bambuddy_version", VERSIONS, indirect=True)``."""
+    return str(getattr(request, "param", DEFAULT_VERSION))
+
+
+@pytest.fixture
+async def servers(socket_enabled: None, bambuddy_version: str) -> AsyncIterator[Servers]:
     """Bambuddy with one printer (one AMS, one external holder) and FilaMan with three spools."""
-    bambuddy = BambuddySimulator(ws_usage_delay=0.05, assign_verify_delay=0.05)
+    bambuddy = BambuddySimulator(
+        ws_usage_delay=0.05, assign_verify_delay=0.05, version=bambuddy_version
+    )
     filaman = FilamanSimulator()
     await bambuddy.start(host="127.0.0.1", port=0)
     await filaman.start(host="127.0.0.1", port=0)

@@ -31,11 +31,15 @@ from custom_components.filaman_bambuddy.print_events import (
     EVENT_CONSUMPTION,
     EVENT_PRINT_COMPLETE,
 )
+from simulators.bambuddy.simulator import VERSIONS
 from simulators.filaman import FilamanSimulator
 
 from .conftest import Servers, printer_device, settle, state_of, unload, wait_for
 
 GRAMS = {(0, 0): 12.5, (0, 1): 3.2}
+
+# Live state and consumption against both Bambuddy releases (issue 21).
+pytestmark = pytest.mark.parametrize("bambuddy_version", VERSIONS, indirect=True)
 
 
 async def assign(

@@ -11,10 +11,14 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.filaman_bambuddy.const import DOMAIN
+from simulators.bambuddy.simulator import VERSIONS
 
 from .conftest import Servers, entity_id, has_entity, printer_device, state_of, wait_for
 
 LIVE_LOGGER = "custom_components.filaman_bambuddy.api.bambuddy_live"
+
+# Live state and consumption against both Bambuddy releases (issue 21).
+pytestmark = pytest.mark.parametrize("bambuddy_version", VERSIONS, indirect=True)
 
 
 def _ams_device(hass: HomeAssistant, entry: MockConfigEntry, ams_id: int) -> dr.DeviceEntry | None:

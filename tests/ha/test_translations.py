@@ -42,6 +42,7 @@ ISSUE_PLACEHOLDERS = {
     repairs.ISSUE_LOCATION_PERMISSION: {"printer", "permission", "owner"},
     repairs.ISSUE_HELD_FOR_REVIEW: {"printer", "job", "grams", "bookings"},
     repairs.ISSUE_SECOND_WRITER: {"printer", "tool", "seen", "grams"},
+    repairs.ISSUE_OUT_OF_SCOPE: {"printer", "printer_id", "bambuddy_url"},
 }
 
 

@@ -19,7 +19,7 @@ from yarl import URL
 from ._coerce import as_object
 from ._http import ApiClient, JsonHttp, Parsed, json_array_items, json_with_source
 from .bambuddy_ws import BambuddyWebSocket
-from .errors import RejectedError
+from .errors import ApiError, RejectedError
 from .models_bambuddy import (
     Assignment,
     AuthStatus,
@@ -159,6 +159,16 @@ class BambuddyClient(ApiClient):
     async def auth_status(self) -> AuthStatus:
         """Whether auth is enabled (public endpoint; no key needed)."""
         return AuthStatus.from_json(await self._get_object("/auth/status"))
+
+    async def keys_are_printer_scoped(self) -> bool:
+        """Whether this Bambuddy limits API keys to chosen printers (1.2.6, #1727): then a
+        printer outside a key's scope answers 404, as if it did not exist. Public endpoint;
+        an unreadable version counts as an older server."""
+        try:
+            data = await self._get_object("/updates/version")
+        except ApiError:
+            return False
+        return version_tuple(data.get("version")) >= SCOPED_KEYS_SINCE
 
     async def verify_key(self) -> None:
         """Prove the key can read (``can_read_status``) with a real read.
@@ -323,3 +333,20 @@ class BambuddyClient(ApiClient):
     async def spoolman_settings(self) -> BambuddySettings:
         """Spoolman mode: when enabled Bambuddy reports no ``spool_usage_logged``."""
         return BambuddySettings.from_json(await self._get_object("/settings/spoolman"))
+
+
+# Bambuddy's first release whose API keys reach only the printers chosen for them (#1727).
+SCOPED_KEYS_SINCE = (1, 2, 6)
+
+
+def version_tuple(text: object) -> tuple[int, ...]:
+    """``"1.2.5.2"`` → ``(1, 2, 5, 2)``; anything unreadable → ``()`` (older than all)."""
+    if not isinstance(text, str):
+        return ()
+    parts: list[int] = []
+    for part in text.strip().lstrip("v").split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)

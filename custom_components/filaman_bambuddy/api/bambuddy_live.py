@@ -20,7 +20,13 @@ from typing import Any
 
 from .bambuddy import BambuddyClient
 from .bambuddy_ws import BambuddyWebSocket
-from .errors import ApiConnectionError, ApiError, AuthenticationError, NotFoundError
+from .errors import (
+    ApiConnectionError,
+    ApiError,
+    AuthenticationError,
+    NotFoundError,
+    WebSocketUnauthorizedError,
+)
 from .events import WsEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -136,6 +142,12 @@ class BambuddyLiveSession:
                 self.last_error = str(err)
                 _LOGGER.warning("Bambuddy at %s rejected the API key: %s", self._host, err)
                 raise
+            except WebSocketUnauthorizedError as err:
+                # The key's printer scope changed (Bambuddy 1.2.6): its token is stale, the
+                # key is not. A fresh token, and the scope is worked out anew at connect.
+                _LOGGER.info("Bambuddy at %s closed the WebSocket (4401); reconnecting", self._host)
+                self.last_error = str(err)
+                self._forget_token()
             except ApiError as err:
                 self._connection_failed(err)
             if self._stopping():

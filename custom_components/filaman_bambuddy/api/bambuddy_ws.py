@@ -20,13 +20,20 @@ import aiohttp
 from yarl import URL
 
 from ._http import api_url, connection_error
-from .errors import ApiConnectionError, ApiTimeoutError, AuthenticationError
+from .errors import (
+    ApiConnectionError,
+    ApiTimeoutError,
+    AuthenticationError,
+    WebSocketUnauthorizedError,
+)
 from .events import WsEvent, parse_ws_event
 
 _LOGGER = logging.getLogger(__name__)
 
 WS_PATH = "/ws"
 _CLOSED_TYPES = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+# Bambuddy's "unauthorised" close code (1.2.6: the key's printer scope changed).
+CLOSE_UNAUTHORIZED = 4401
 
 
 class BambuddyWebSocket:
@@ -183,6 +190,11 @@ class BambuddyWebSocket:
         if message.type in _CLOSED_TYPES:
             if self._closing:
                 return None
+            code = message.data if message.type is aiohttp.WSMsgType.CLOSE else None
+            if code == CLOSE_UNAUTHORIZED:
+                raise WebSocketUnauthorizedError(
+                    "Bambuddy WebSocket: closed as unauthorised (4401)"
+                )
             raise ApiConnectionError("Bambuddy WebSocket: closed by the server")
         if message.type is aiohttp.WSMsgType.ERROR:
             raise ApiConnectionError(

@@ -79,3 +79,8 @@ class IncompleteListingError(ApiError):
 
     Callers that decide deletions from a listing must treat it as unknown.
     """
+
+
+class WebSocketUnauthorizedError(ApiConnectionError):
+    """Bambuddy closed the WebSocket with 4401 ("unauthorised"): since 1.2.6 it does so when
+    the printers a key may see changed. The key is fine: mint a new token and reconnect."""
