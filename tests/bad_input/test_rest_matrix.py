@@ -153,6 +153,21 @@ async def test_bad_answer_has_a_defined_outcome(
     assert "s" * 43 not in repr(outcome)
 
 
+async def test_bambuddy_126_tag_conflict_is_read_once(
+    raw_server: RawServer, session: aiohttp.ClientSession
+) -> None:
+    """1.2.6's structured 409 (#3110): the holder is named, the code kept, nothing resent."""
+    raw_server.reply = _json(409, {"detail": {
+        "code": "tag_already_linked", "message": "Tag UID is already linked to spool 42",
+        "spool_id": 42, "field": "tag_uid"}})  # fmt: skip
+    bambuddy = BambuddyClient(session, raw_server.url, "bb_" + "k" * 43)
+    with pytest.raises(RejectedError) as refused:
+        await bambuddy.patch_spool(7, {"tag_uid": "A1B2C3D4E5F60708"})
+    assert refused.value.code == "tag_already_linked"
+    assert refused.value.detail == "Tag UID is already linked to spool 42"
+    assert len(raw_server.requests) == 1
+
+
 @pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
 async def test_an_oversized_answer_is_refused_unread(
     chunked: bool,

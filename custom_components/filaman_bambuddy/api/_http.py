@@ -135,7 +135,9 @@ def error_for_status(status: int, body: Any, what: str) -> ApiError:
     if status >= 500:
         return ServerError(message, status=status)
     if 400 <= status < 500:
-        return RejectedError(message, status=status, detail=detail or code or f"HTTP {status}")
+        return RejectedError(
+            message, status=status, detail=detail or code or f"HTTP {status}", code=code
+        )
     if 300 <= status < 400:
         return ProtocolError(f"{what}: redirected (HTTP {status}); check the URL", status=status)
     return ProtocolError(message, status=status)

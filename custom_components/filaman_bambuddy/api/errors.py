@@ -58,12 +58,17 @@ class NotFoundError(ApiError):
 class RejectedError(ApiError):
     """The server refused the request as invalid (HTTP 400, 409, 422 and other 4xx).
 
-    ``detail`` is a readable one-line summary of the server's error body.
+    ``detail`` is a readable one-line summary of the server's error body; ``code`` its
+    machine-readable code when the server sends one (Bambuddy 1.2.6: ``tag_already_linked``).
+    A refusal is final: it is read, never sent again as it was.
     """
 
-    def __init__(self, message: str, *, status: int | None, detail: str) -> None:
+    def __init__(
+        self, message: str, *, status: int | None, detail: str, code: str | None = None
+    ) -> None:
         super().__init__(message, status=status)
         self.detail = detail
+        self.code = code
 
 
 class ServerError(ApiError):
