@@ -22,6 +22,7 @@ from tests.ha import conftest as ha
 
 # The simulators and the entry factory of the Home Assistant tests, for the end-to-end test below.
 servers = ha.servers
+bambuddy_version = ha.bambuddy_version
 
 MANIFEST = Path(__file__).parents[1] / "custom_components" / "filaman_bambuddy" / "manifest.json"
 VERSION = json.loads(MANIFEST.read_text())["version"]

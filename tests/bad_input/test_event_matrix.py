@@ -19,7 +19,12 @@ from custom_components.filaman_bambuddy.api import FilamanClient, ProtocolError,
 from custom_components.filaman_bambuddy.api.filaman_sse import MAX_MESSAGE_CHARS
 from custom_components.filaman_bambuddy.api.models_filaman import SSE_CONNECTED, SseEvent
 from custom_components.filaman_bambuddy.inventory.watcher import FilamanChangeWatcher
-from tests.ha.conftest import Servers, loaded_entry, servers  # noqa: F401 - fixtures
+from tests.ha.conftest import (  # noqa: F401 - fixtures
+    Servers,
+    bambuddy_version,
+    loaded_entry,
+    servers,
+)
 
 from .raw_server import RawServer, Reply
 

@@ -14,7 +14,7 @@ import pytest
 
 from custom_components.filaman_bambuddy.const import DOMAIN
 from custom_components.filaman_bambuddy.diagnostics import async_get_config_entry_diagnostics
-from tests.ha.conftest import Servers, servers  # noqa: F401 - fixtures
+from tests.ha.conftest import Servers, bambuddy_version, servers  # noqa: F401 - fixtures
 
 NOT_OURS = ("aiohttp.access", "simulators")
 

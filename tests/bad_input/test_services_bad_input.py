@@ -12,7 +12,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.filaman_bambuddy.const import DOMAIN
-from tests.ha.conftest import Servers, loaded_entry, servers  # noqa: F401 - fixtures
+from tests.ha.conftest import (  # noqa: F401 - fixtures
+    Servers,
+    bambuddy_version,
+    loaded_entry,
+    servers,
+)
 
 PRINTER = "<printer>"  # replaced by the printer's device id
 SERVER = "<server>"  # the Bambuddy server's device: ours, but not a printer

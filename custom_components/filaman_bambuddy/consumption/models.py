@@ -211,6 +211,8 @@ def processor_snapshot(
             print_key: [entry_summary(entry) for entry in held]
             for print_key, held in ledger.held_for_review().items()
         },
+        # Other tools seen deducting this printer's prints, with what was seen and the answer.
+        "other_writers": [record.to_dict() for record in ledger.writers.values()],
     }
 
 
