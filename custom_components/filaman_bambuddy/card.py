@@ -37,7 +37,7 @@ from .inventory.choices import search
 from .services import MAX_FILAMAN_SPOOL_ID, whole_number
 from .services.slots import (
     async_assign_filaman_spool,
-    async_filaman_spools,
+    async_spool_index,
     async_unassign_slot,
     slot_choices,
 )
@@ -176,7 +176,7 @@ async def ws_slot_spools(
     """The spools matching ``query``, best fit for the slot first, and the one assigned now."""
     try:
         entry = printer_entry(hass, msg["device_id"])
-        spools = await async_filaman_spools(entry)
+        spools = await async_spool_index(entry)
     except HomeAssistantError as err:
         connection.send_error(msg["id"], "not_available", str(err))
         return

@@ -55,6 +55,7 @@ from .api.models_bambuddy import Assignment, PrinterStatus, slot_label
 from .api.models_filaman import FilamanSpool, SpoolEvent
 from .const import DOMAIN
 from .inventory.changes import ChangeFinder
+from .inventory.choices import SpoolIndex
 from .inventory.result import SyncResult
 from .inventory.sync_run import SyncRun
 from .inventory.watcher import REASON_SSE
@@ -310,6 +311,11 @@ class InventoryCoordinator(DataUpdateCoordinator[SyncResult]):
     def filaman_spools(self) -> Mapping[int, FilamanSpool]:
         """Non-archived FilaMan spools of the last complete listing, by id (empty before)."""
         return self._sync_run.filaman_spools
+
+    @property
+    def spool_index(self) -> SpoolIndex:
+        """``filaman_spools`` prepared for ranking the spools that fit a slot."""
+        return self._sync_run.spool_index
 
     # --- requests -----------------------------------------------------------------------
 

@@ -62,7 +62,7 @@ from .inventory.choices import spool_name
 from .inventory.mapping import rgba_for
 from .inventory.result import SyncResult
 from .inventory.rfid import ConflictKind, bambuddy_tags, filaman_tag_fields
-from .services.slots import async_assign_filaman_spool, async_filaman_spools, slot_choices
+from .services.slots import async_assign_filaman_spool, async_spool_index, slot_choices
 from .validation import find_bound_filaman_printers
 from .wiring import async_wake_consumption
 
@@ -574,8 +574,7 @@ class TrayCaseRepairFlow(RepairsFlow):
     async def _choices(
         self, entry: FilamanBambuddyConfigEntry, case: TrayCase
     ) -> list[SelectOptionDict]:
-        spools = await async_filaman_spools(entry)
-        ranked = slot_choices(self.hass, entry, *case.slot, spools)
+        ranked = slot_choices(self.hass, entry, *case.slot, await async_spool_index(entry))
         return [
             SelectOptionDict(value=str(choice.spool_id), label=choice.label)
             for choice in ranked[:LISTED_SPOOLS]

@@ -7,7 +7,8 @@ spool assigned now and ``none``. Choosing one assigns it through the same path a
 from an NFC tag: ``option: "{{ state_attr(slot, 'options') | select('match', '#42 ') | first }}"``.
 
 With thousands of spools the ranking is the expensive part, so each select keeps its options
-until what they depend on changes: the tray, FilaMan's listing, or what is loaded where.
+until what they depend on changes: the tray, what is loaded where, or a fact of a FilaMan spool
+that ranking reads (its name, material, colour, tag, or running empty; not every weighing).
 """
 
 from __future__ import annotations
@@ -75,11 +76,10 @@ class SlotSpoolSelect(SlotEntity, SelectEntity):
     def _ranked(self) -> list[SpoolChoice]:
         """The fitting spools, ranked again only when something they depend on changed."""
         entry = self.coordinator.config_entry
-        spools = self.coordinator.hub.inventory.filaman_spools
+        spools = self.coordinator.hub.inventory.spool_index
         key = (
             slot_tray(entry, self.ams_id, self.tray_id),
-            id(spools),
-            len(spools),
+            spools.generation,
             tuple(sorted(loaded_spools(self.hass, entry, (self.ams_id, self.tray_id)).items())),
         )
         if key != self._options_key:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 
+from custom_components.filaman_bambuddy.api.filaman import FilamanClient
 from custom_components.filaman_bambuddy.inventory.locations import (
     FollowState,
+    LocationFollower,
     Move,
     Placed,
     plan_pass,
     slot_identifier,
     slot_location_name,
 )
+from simulators.filaman import FilamanSimulator
 
 A1, A2 = (0, 0), (0, 1)
 SHELF, L_A1, L_A2 = 7, 101, 102
@@ -86,3 +89,30 @@ def test_state_round_trips() -> None:
     state = FollowState(placed={5: Placed(A1, None)}, acted={A1: 5}, seen={5: L_A1, 6: None})
     assert FollowState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
     assert FollowState.from_dict(FollowState().to_dict()) == FollowState()
+
+
+async def test_a_pass_that_changes_nothing_writes_nothing(
+    filaman: FilamanClient, filaman_sim: FilamanSimulator
+) -> None:
+    """Every sync ends in a pass: on a Pi's SD card only a pass that changed something writes."""
+    slot_location = filaman_sim.add_location("X1C - AMS A1", slot_identifier("b1", A1))
+    filament = filaman_sim.add_filament(filaman_sim.add_manufacturer("Bambu Lab"), "PLA")
+    spool = filaman_sim.add_spool(filament)
+    saved: list[dict[str, object]] = []
+    follower = LocationFollower(
+        filaman,
+        owner="b1",
+        printer_name="X1C",
+        state=FollowState(),
+        save=lambda state: saved.append(state.to_dict()),
+    )
+    on_shelf = {spool: None}
+    await follower.follow({}, on_shelf, [A1])
+    assert len(saved) == 1  # the first pass: where FilaMan's spools are
+    await follower.follow({}, dict(on_shelf), [A1])
+    assert len(saved) == 1
+    await follower.follow({A1: spool}, on_shelf, [A1])  # loaded: moved to the slot's location
+    assert len(saved) == 2
+    assert saved[-1]["placed"] == [{"spool": spool, "slot": [0, 0], "return_to": None}]
+    await follower.follow({A1: spool}, {spool: slot_location}, [A1])
+    assert len(saved) == 2  # what the last pass left, seen again

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+import heapq
 import math
 
 from ..api.models_filaman import FilamanSpool
@@ -104,78 +105,166 @@ def _rgb(color: str | None) -> tuple[int, int, int] | None:
         return None
 
 
+def _distance(a: tuple[int, int, int] | None, b: tuple[int, int, int] | None) -> float:
+    return math.inf if a is None or b is None else math.dist(a, b)
+
+
 def colour_distance(first: str | None, second: str | None) -> float:
     """Euclidean RGB distance (0 to 442); unknown colours are as far as can be."""
-    a, b = _rgb(first), _rgb(second)
-    if a is None or b is None:
-        return math.inf
-    return math.dist(a, b)
+    return _distance(_rgb(first), _rgb(second))
 
 
 def _tray_tags(tray: SlotTray) -> set[str]:
     return {tag for tag in (tag_uid(tray.tag_uid), tray_uuid(tray.tray_uuid)) if tag}
 
 
-def _same_material(spool: FilamanSpool, material: str | None) -> bool:
-    mine = (spool.filament.material_type or "").strip().upper()
-    return bool(mine) and mine == (material or "").strip().upper()
+def _material_key(material: str | None) -> str:
+    return (material or "").strip().upper()
 
 
-def rank_spools(
-    spools: Iterable[FilamanSpool],
-    tray: SlotTray,
-    *,
-    loaded_in: Mapping[int, str] | None = None,
-) -> list[SpoolChoice]:
-    """Every spool as a :class:`SpoolChoice`, best fit for ``tray`` first (module docstring).
+@dataclass(frozen=True, slots=True)
+class _SpoolFacts:
+    """What the ranking reads of one version of a spool, worked out once."""
 
-    ``loaded_in``: FilaMan spool id → the other slot it is loaded in.
-    """
-    tags = _tray_tags(tray)
-    loaded = loaded_in or {}
-    ranked: list[tuple[tuple[object, ...], SpoolChoice]] = []
-    for spool in spools:
+    spool: FilamanSpool
+    name: str
+    material: str
+    """Upper-cased, ``""`` when FilaMan names none."""
+    color: str | None
+    """``#RRGGBB``."""
+    rgb: tuple[int, int, int] | None
+    tag: str | None
+    empty: bool
+
+    @classmethod
+    def of(cls, spool: FilamanSpool) -> _SpoolFacts:
         colour = rgba_for(spool.filament.color_hexes)
         hex_colour = f"#{colour[:6]}" if colour else None
-        rfid = bool(tags) and bool(tags & set(filaman_tag_fields(spool.rfid_uid).values()))
-        material = _same_material(spool, tray.material)
-        choice = SpoolChoice(
-            spool_id=spool.id,
+        remaining = spool.remaining_weight_g
+        return cls(
+            spool=spool,
             name=spool_name(spool),
-            material=spool.filament.material_type,
+            material=_material_key(spool.filament.material_type),
             color=hex_colour,
-            remaining_g=spool.remaining_weight_g,
-            loaded_in=loaded.get(spool.id),
-            rfid_match=rfid,
-            material_match=material,
+            rgb=_rgb(hex_colour),
+            tag=next(iter(filaman_tag_fields(spool.rfid_uid).values()), None),
+            empty=remaining is not None and remaining <= 0,
         )
-        empty = spool.remaining_weight_g is not None and spool.remaining_weight_g <= 0
-        key = (
-            not rfid,
-            not material,
-            choice.loaded_in is not None,
-            empty,
-            round(colour_distance(tray.color, hex_colour), 1),
-            spool.id,
+
+    def ranks_like(self, other: _SpoolFacts) -> bool:
+        """Whether every fact a ranking or an option reads is the same (grams left aside)."""
+        return (self.name, self.material, self.color, self.tag, self.empty) == (
+            other.name,
+            other.material,
+            other.color,
+            other.tag,
+            other.empty,
         )
-        ranked.append((key, choice))
-    ranked.sort(key=lambda pair: pair[0])
-    return [choice for _key, choice in ranked]
 
 
-def fitting_spools(
-    spools: Iterable[FilamanSpool],
-    tray: SlotTray,
-    *,
-    loaded_in: Mapping[int, str] | None = None,
-    limit: int,
-) -> list[SpoolChoice]:
-    """The spools that fit the tray, best first, at most ``limit``: the RFID holder and the
-    tray's material; any spool when the tray names no material (empty, or not reported)."""
-    ranked = rank_spools(spools, tray, loaded_in=loaded_in)
-    if tray.material:
-        ranked = [choice for choice in ranked if choice.rfid_match or choice.material_match]
-    return ranked[:limit]
+class SpoolIndex:
+    """FilaMan's listing prepared for ranking; never changed once built.
+
+    Every slot's select ranks after FilaMan's listing changed, so at thousands of spools the
+    ranking must not work out every spool's name and colour each time: :meth:`updated` works
+    them out only for spools it has not seen as that object (the clients hand unchanged spools
+    back as the same objects), and spools are grouped by material and tag so a slot with a
+    known material looks only at the spools that can fit it.
+    """
+
+    def __init__(
+        self,
+        facts: dict[int, _SpoolFacts] | None = None,
+        generation: int = 0,
+        groups: tuple[dict[str, list[int]], dict[str, int]] | None = None,
+    ) -> None:
+        self._facts = facts or {}
+        self.generation = generation
+        """Changes when any ranking or option could: a spool added, removed or renamed, a tag,
+        a colour, a material, or a spool running empty. Weighings alone leave it."""
+        if groups is None:
+            groups = {}, {}
+            for spool_id, fact in self._facts.items():
+                groups[0].setdefault(fact.material, []).append(spool_id)
+                if fact.tag:
+                    groups[1][fact.tag] = spool_id
+        self._groups = groups
+
+    @classmethod
+    def of(cls, spools: Iterable[FilamanSpool]) -> SpoolIndex:
+        return cls().updated({spool.id: spool for spool in spools})
+
+    def updated(self, spools: Mapping[int, FilamanSpool]) -> SpoolIndex:
+        """The index of the listing as it is now (``self`` when nothing changed). Pure, so
+        it may run on a worker thread while the loop ranks with ``self``."""
+        changed = len(spools) != len(self._facts)
+        new_objects = changed
+        facts: dict[int, _SpoolFacts] = {}
+        for spool_id, spool in spools.items():
+            known = self._facts.get(spool_id)
+            if known is not None and known.spool is spool:
+                facts[spool_id] = known
+                continue
+            fresh = _SpoolFacts.of(spool)
+            new_objects = True
+            changed = changed or known is None or not known.ranks_like(fresh)
+            facts[spool_id] = fresh
+        if not new_objects:
+            return self
+        if not changed:
+            return SpoolIndex(facts, self.generation, self._groups)
+        return SpoolIndex(facts, self.generation + 1)
+
+    def rank(
+        self,
+        tray: SlotTray,
+        *,
+        loaded_in: Mapping[int, str] | None = None,
+        limit: int | None = None,
+    ) -> list[SpoolChoice]:
+        """Every spool, best fit for ``tray`` first (module docstring); with ``limit``, only
+        those that fit (the RFID holder and the tray's material; any spool when the tray names
+        no material), at most that many.
+
+        ``loaded_in``: FilaMan spool id → the other slot it is loaded in.
+        """
+        tags = _tray_tags(tray)
+        material = _material_key(tray.material)
+        loaded = loaded_in or {}
+        candidates: Iterable[_SpoolFacts] = self._facts.values()
+        if limit is not None and material:
+            by_material, by_tag = self._groups
+            holders = [by_tag[tag] for tag in tags if tag in by_tag]
+            fitting = dict.fromkeys((*holders, *by_material.get(material, ())))
+            candidates = [self._facts[spool_id] for spool_id in fitting]
+        rgb = _rgb(tray.color)
+        keyed = []
+        for fact in candidates:
+            spool_id = fact.spool.id
+            key = (
+                fact.tag not in tags,
+                not material or fact.material != material,
+                spool_id in loaded,
+                fact.empty,
+                round(_distance(rgb, fact.rgb), 1),
+                spool_id,
+            )
+            keyed.append((key, fact))
+        best = sorted(keyed) if limit is None else heapq.nsmallest(limit, keyed)
+        return [_choice(fact, loaded.get(fact.spool.id), tags, material) for _key, fact in best]
+
+
+def _choice(fact: _SpoolFacts, loaded_in: str | None, tags: set[str], material: str) -> SpoolChoice:
+    return SpoolChoice(
+        spool_id=fact.spool.id,
+        name=fact.name,
+        material=fact.spool.filament.material_type,
+        color=fact.color,
+        remaining_g=fact.spool.remaining_weight_g,
+        loaded_in=loaded_in,
+        rfid_match=fact.tag in tags,
+        material_match=bool(material) and fact.material == material,
+    )
 
 
 def search(choices: Iterable[SpoolChoice], query: str) -> list[SpoolChoice]:

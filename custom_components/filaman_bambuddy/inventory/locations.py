@@ -214,6 +214,7 @@ class LocationFollower:
             if location.identifier in wanted
         }
         blocked = await self._create_missing(assigned, locations)
+        before = (dict(self.state.placed), dict(self.state.acted), self.state.seen)
         spools = dict(spools)
         plan = plan_pass(self.state, assigned=assigned, locations=locations, spools=spools)
         retry = set(plan.missing)
@@ -236,7 +237,9 @@ class LocationFollower:
         self.missing_permission = blocked
         self.state.acted = {slot: spool for slot, spool in assigned.items() if slot not in retry}
         self.state.seen = spools
-        self._save(self.state)
+        if (self.state.placed, self.state.acted, self.state.seen) != before:
+            # Every sync ends in a pass; a Pi's SD card need not be written when none moved.
+            self._save(self.state)
         return plan.assign
 
     async def _create_missing(

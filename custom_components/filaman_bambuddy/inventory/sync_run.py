@@ -29,6 +29,7 @@ from ..api.errors import ApiError, NotFoundError
 from ..api.filaman import FilamanClient
 from ..api.models_bambuddy import BambuddySpool
 from ..api.models_filaman import FilamanSpool, PrinterParams
+from .choices import SpoolIndex
 from .mapping import DesiredSpool, SpoolParams, desired_spool
 from .plan import (
     TAG_FIELDS,
@@ -110,6 +111,8 @@ class SyncRun:
         self._before_write = before_write
         self.filaman_spools: dict[int, FilamanSpool] = {}
         """The non-archived FilaMan spools of the last complete listing, by id."""
+        self.spool_index = SpoolIndex()
+        """``filaman_spools`` prepared for ranking the spools that fit a slot."""
         self._twin_ids: dict[int, int] = {}
         """FilaMan id → its one Bambuddy twin, after a complete run (else empty)."""
         self._archived_status_ids: frozenset[int] | None = None
@@ -137,6 +140,9 @@ class SyncRun:
             # Read FilaMan first: without a complete listing nothing is written at all.
             filaman_spools = await self._filaman.spools(include_archived=False)
             self.filaman_spools = {spool.id: spool for spool in filaman_spools}
+            self.spool_index = await _off_loop(
+                len(filaman_spools), partial(self.spool_index.updated, self.filaman_spools)
+            )
             desired = await self._map(filaman_spools, await self._printer_params())
             if full:
                 await self._execute(
@@ -260,6 +266,7 @@ class SyncRun:
         if changes.keys() & set(TAG_FIELDS):
             raise _NeedsFullRun
         self.filaman_spools[spool_id] = spool
+        self.spool_index = self.spool_index.updated(self.filaman_spools)
         if not changes:
             return False
         self._before_write()

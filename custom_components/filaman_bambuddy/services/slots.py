@@ -9,7 +9,6 @@ it), or refuses with the reason, instead of reporting a success Bambuddy undoes 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.const import ATTR_DEVICE_ID
@@ -26,10 +25,9 @@ from ..api.models_bambuddy import (
     Tray,
     slot_label,
 )
-from ..api.models_filaman import FilamanSpool
 from ..const import DOMAIN
 from ..data import FilamanBambuddyConfigEntry, FilamanBambuddyData
-from ..inventory.choices import SlotTray, SpoolChoice, fitting_spools, rank_spools
+from ..inventory.choices import SlotTray, SpoolChoice, SpoolIndex
 from ..inventory.rfid import tag_uid, tray_uuid
 from .targets import api_error, printer_entry, validation_error
 
@@ -225,24 +223,22 @@ def slot_choices(
     entry: FilamanBambuddyConfigEntry,
     ams_id: int,
     tray_id: int,
-    spools: Mapping[int, FilamanSpool],
+    spools: SpoolIndex,
     *,
     limit: int | None = None,
 ) -> list[SpoolChoice]:
     """Every spool, best fit for the slot first (``limit``: only the fitting ones, that many)."""
     tray = slot_tray(entry, ams_id, tray_id)
     loaded = loaded_spools(hass, entry, (ams_id, tray_id))
-    if limit is not None:
-        return fitting_spools(spools.values(), tray, loaded_in=loaded, limit=limit)
-    return rank_spools(spools.values(), tray, loaded_in=loaded)
+    return spools.rank(tray, loaded_in=loaded, limit=limit)
 
 
-async def async_filaman_spools(entry: FilamanBambuddyConfigEntry) -> Mapping[int, FilamanSpool]:
-    """FilaMan's spools as of the last sync; read now when no sync has completed yet."""
+async def async_spool_index(entry: FilamanBambuddyConfigEntry) -> SpoolIndex:
+    """FilaMan's spools as of the last sync, ready to rank; read now when no sync has completed."""
     hub = entry.runtime_data.hub
     if hub.inventory.filaman_spools:
-        return hub.inventory.filaman_spools
+        return hub.inventory.spool_index
     try:
-        return {spool.id: spool for spool in await hub.filaman.spools(include_archived=False)}
+        return SpoolIndex.of(await hub.filaman.spools(include_archived=False))
     except ApiError as err:
         raise api_error(err) from err
