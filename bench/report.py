@@ -330,7 +330,10 @@ def render_markdown(data: dict[str, Any]) -> str:
         "",
         "A real Home Assistant core (started the way its own tests start it, with `http` on a "
         "free loopback port) sets up one config entry against the simulators. A ticker task "
-        "asks to wake every 5 ms; how late it wakes is how long the event loop was blocked.",
+        "asks to wake every 5 ms; how late it wakes is how long the event loop was blocked. "
+        "The printer's slots (one AMS and the external holder) each have a select offering the "
+        "FilaMan spools that fit, which Home Assistant reads at every state write, so the "
+        "figures include what every entity does after a sync.",
         "",
         "Two things make a worker thread delay the event loop, and the table shows both. While a "
         "worker computes, the loop waits for the GIL whenever it wakes (up to Python's 5 ms switch "
