@@ -153,7 +153,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: FilamanBambuddyConfigEnt
         bridge.handle_debit(debit)
         coordinator.async_update_listeners()  # the last-debit and pending sensors changed
 
-    unlinked_issues: set[int] = set()
+    unlinked_issues: set[str] = set()
 
     @callback
     def on_awaiting(waiting: Mapping[int, AwaitingLink]) -> None:

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 import hashlib
 import logging
@@ -278,6 +279,48 @@ class OutageMonitor:
 # --- grams waiting for a link -----------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Issue:
+    """One repair issue as it should stand now."""
+
+    translation_key: str
+    placeholders: dict[str, str]
+    severity: ir.IssueSeverity = ir.IssueSeverity.ERROR
+    fix: dict[str, str | int | float | None] | None = None
+    """The data its fix flow starts from; ``None``: nothing to fix from Home Assistant."""
+
+
+@callback
+def _sync_issues(hass: HomeAssistant, current: Mapping[str, _Issue], raised: set[str]) -> None:
+    """Raise (or update) every issue in ``current`` and delete the ones ``raised`` held that
+    are no longer current. ``raised`` remembers one family's issue ids between calls: each
+    caller reports the whole picture every time."""
+    for issue_id in raised - current.keys():
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+    for issue_id, issue in current.items():
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=issue.fix is not None,
+            is_persistent=False,
+            severity=issue.severity,
+            translation_key=issue.translation_key,
+            translation_placeholders=issue.placeholders,
+            data=issue.fix,
+        )
+    raised.clear()
+    raised.update(current)
+
+
+def _loaded_entry(hass: HomeAssistant, entry_id: str) -> FilamanBambuddyConfigEntry | None:
+    """The entry a fix flow works for, while it is loaded (its runtime data exists only then)."""
+    entry: FilamanBambuddyConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.state is not ConfigEntryState.LOADED:
+        return None
+    return entry
+
+
 def _unlinked_issue_id(entry_id: str, bambuddy_spool_id: int) -> str:
     return f"{ISSUE_UNLINKED_USAGE}_{entry_id}_{bambuddy_spool_id}"
 
@@ -287,37 +330,27 @@ def async_sync_unlinked_usage_issues(
     hass: HomeAssistant,
     entry: FilamanBambuddyConfigEntry,
     waiting: Mapping[int, AwaitingLink],
-    raised: set[int],
+    raised: set[str],
 ) -> None:
-    """One fixable issue per unlinked Bambuddy spool that holds grams; gone once they are.
-
-    ``raised`` remembers this entry's issues between calls (the processor reports the whole
-    picture each time, so an issue whose spool no longer waits is deleted).
-    """
-    for bambuddy_id in raised - waiting.keys():
-        ir.async_delete_issue(hass, DOMAIN, _unlinked_issue_id(entry.entry_id, bambuddy_id))
-    for bambuddy_id, link in waiting.items():
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            _unlinked_issue_id(entry.entry_id, bambuddy_id),
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=(
-                ISSUE_UNLINKED_OTHER_FILAMAN if link.other_filaman else ISSUE_UNLINKED_USAGE
-            ),
-            translation_placeholders={
-                "printer": entry.title,
-                "grams": f"{link.grams:g}",
-                "prints": ", ".join(link.print_names),
-                "bambuddy_spool": str(bambuddy_id),
-                "slot": slot_label(*link.slot) if link.slot else "?",
-            },
-            data={"entry_id": entry.entry_id, "bambuddy_spool_id": bambuddy_id},
-        )
-    raised.clear()
-    raised.update(waiting)
+    """One fixable issue per unlinked Bambuddy spool that holds grams; gone once they are."""
+    _sync_issues(
+        hass,
+        {
+            _unlinked_issue_id(entry.entry_id, bambuddy_id): _Issue(
+                ISSUE_UNLINKED_OTHER_FILAMAN if link.other_filaman else ISSUE_UNLINKED_USAGE,
+                {
+                    "printer": entry.title,
+                    "grams": f"{link.grams:g}",
+                    "prints": ", ".join(link.print_names),
+                    "bambuddy_spool": str(bambuddy_id),
+                    "slot": slot_label(*link.slot) if link.slot else "?",
+                },
+                fix={"entry_id": entry.entry_id, "bambuddy_spool_id": bambuddy_id},
+            )
+            for bambuddy_id, link in waiting.items()
+        },
+        raised,
+    )
 
 
 @callback
@@ -373,12 +406,7 @@ class UnlinkedUsageRepairFlow(RepairsFlow):
         self._bambuddy_spool_id = bambuddy_spool_id
 
     def _entry(self) -> FilamanBambuddyConfigEntry | None:
-        entry: FilamanBambuddyConfigEntry | None = self.hass.config_entries.async_get_entry(
-            self._entry_id
-        )
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
-            return None
-        return entry
+        return _loaded_entry(self.hass, self._entry_id)
 
     def _placeholders(self, entry: FilamanBambuddyConfigEntry) -> dict[str, str]:
         link = entry.runtime_data.consumption.awaiting_links().get(self._bambuddy_spool_id)
@@ -516,24 +544,22 @@ def async_sync_tray_case_issues(
     raised: set[str],
 ) -> None:
     """One fixable issue per open tray case; answered and closed cases lose theirs."""
-    current = {_tray_issue_id(entry.entry_id, case_id): case for case_id, case in cases.items()}
-    for issue_id in raised - current.keys():
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-    for issue_id, case in current.items():
-        unrecorded = case.state is CaseState.UNRECORDED
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_UNRECORDED_TRAY if unrecorded else ISSUE_UNASSIGNED_TRAY,
-            translation_placeholders=_tray_placeholders(entry, case),
-            data={"kind": "tray_case", "entry_id": entry.entry_id, "case_id": case.case_id},
-        )
-    raised.clear()
-    raised.update(current)
+    _sync_issues(
+        hass,
+        {
+            _tray_issue_id(entry.entry_id, case_id): _Issue(
+                (
+                    ISSUE_UNRECORDED_TRAY
+                    if case.state is CaseState.UNRECORDED
+                    else ISSUE_UNASSIGNED_TRAY
+                ),
+                _tray_placeholders(entry, case),
+                fix={"kind": "tray_case", "entry_id": entry.entry_id, "case_id": case.case_id},
+            )
+            for case_id, case in cases.items()
+        },
+        raised,
+    )
 
 
 def _spool_selector(options: list[SelectOptionDict]) -> SelectSelector:
@@ -548,10 +574,8 @@ class TrayCaseRepairFlow(RepairsFlow):
         self._case_id = case_id
 
     def _case(self) -> tuple[FilamanBambuddyConfigEntry, TrayCase] | None:
-        entry: FilamanBambuddyConfigEntry | None = self.hass.config_entries.async_get_entry(
-            self._entry_id
-        )
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
+        entry = _loaded_entry(self.hass, self._entry_id)
+        if entry is None:
             return None
         case = entry.runtime_data.consumption.tray_cases.cases.get(self._case_id)
         return None if case is None else (entry, case)
@@ -741,26 +765,22 @@ def async_sync_tag_conflict_issues(
     if result.linked is None:
         return  # the run stopped before planning: it knows nothing new about tags
     prefix = _conflict_issue_prefix(hub)
-    current = {prefix + conflict.key: conflict for conflict in result.tag_conflicts}
-    for issue_id in raised - current.keys():
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-    for issue_id, conflict in current.items():
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=False,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=RFID_CONFLICT_ISSUES[conflict.kind],
-            translation_placeholders={
-                "tag": conflict.tag,
-                "filaman_spools": ", ".join(f"#{i}" for i in conflict.filaman_ids),
-                "bambuddy_spools": ", ".join(f"#{i}" for i in conflict.bambuddy_ids) or "—",
-            },
-        )
-    raised.clear()
-    raised.update(current)
+    _sync_issues(
+        hass,
+        {
+            prefix + conflict.key: _Issue(
+                RFID_CONFLICT_ISSUES[conflict.kind],
+                {
+                    "tag": conflict.tag,
+                    "filaman_spools": ", ".join(f"#{i}" for i in conflict.filaman_ids),
+                    "bambuddy_spools": ", ".join(f"#{i}" for i in conflict.bambuddy_ids) or "—",
+                },
+                severity=ir.IssueSeverity.WARNING,
+            )
+            for conflict in result.tag_conflicts
+        },
+        raised,
+    )
 
 
 # --- bookings FilaMan's figures rule out (consumption/plausibility.py) --------------------------
@@ -798,27 +818,23 @@ def async_sync_held_issues(
     raised: set[str],
 ) -> None:
     """One fixable issue per print with held bookings; gone once the user answered it."""
-    current = {_held_issue_id(entry.entry_id, key): print_ for key, print_ in held.items()}
-    for issue_id in raised - current.keys():
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-    for issue_id, print_ in current.items():
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_HELD_FOR_REVIEW,
-            translation_placeholders=_held_placeholders(entry, print_),
-            data={
-                "kind": "held_for_review",
-                "entry_id": entry.entry_id,
-                "print_key": print_.print_key,
-            },
-        )
-    raised.clear()
-    raised.update(current)
+    _sync_issues(
+        hass,
+        {
+            _held_issue_id(entry.entry_id, key): _Issue(
+                ISSUE_HELD_FOR_REVIEW,
+                _held_placeholders(entry, print_),
+                severity=ir.IssueSeverity.WARNING,
+                fix={
+                    "kind": "held_for_review",
+                    "entry_id": entry.entry_id,
+                    "print_key": print_.print_key,
+                },
+            )
+            for key, print_ in held.items()
+        },
+        raised,
+    )
 
 
 class HeldForReviewRepairFlow(RepairsFlow):
@@ -829,17 +845,14 @@ class HeldForReviewRepairFlow(RepairsFlow):
         self._print_key = print_key
 
     def _held(self) -> tuple[FilamanBambuddyConfigEntry, HeldPrint] | None:
-        entry: FilamanBambuddyConfigEntry | None = self.hass.config_entries.async_get_entry(
-            self._entry_id
-        )
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
+        entry = _loaded_entry(self.hass, self._entry_id)
+        if entry is None:
             return None
         held = entry.runtime_data.consumption.held_for_review().get(self._print_key)
         return None if held is None else (entry, held)
 
     def _gone(self) -> RepairsFlowResult:
-        entry = self.hass.config_entries.async_get_entry(self._entry_id)
-        loaded = entry is not None and entry.state is ConfigEntryState.LOADED
+        loaded = _loaded_entry(self.hass, self._entry_id) is not None
         return self.async_abort(reason="already_answered" if loaded else "entry_not_loaded")
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
@@ -942,27 +955,19 @@ def async_sync_writer_issues(
     raised: set[str],
 ) -> None:
     """One fixable issue per tool waiting for the user's decision; gone once decided."""
-    current = {
-        _writer_issue_id(entry.entry_id, key): record
-        for key, record in writers.items()
-        if record.choice is WriterChoice.UNDECIDED
-    }
-    for issue_id in raised - current.keys():
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-    for issue_id, record in current.items():
-        ir.async_create_issue(
-            hass,
-            DOMAIN,
-            issue_id,
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_SECOND_WRITER,
-            translation_placeholders=_writer_placeholders(entry, record),
-            data={"kind": "second_writer", "entry_id": entry.entry_id, "writer": record.key},
-        )
-    raised.clear()
-    raised.update(current)
+    _sync_issues(
+        hass,
+        {
+            _writer_issue_id(entry.entry_id, key): _Issue(
+                ISSUE_SECOND_WRITER,
+                _writer_placeholders(entry, record),
+                fix={"kind": "second_writer", "entry_id": entry.entry_id, "writer": record.key},
+            )
+            for key, record in writers.items()
+            if record.choice is WriterChoice.UNDECIDED
+        },
+        raised,
+    )
 
 
 class SecondWriterRepairFlow(RepairsFlow):
@@ -973,10 +978,8 @@ class SecondWriterRepairFlow(RepairsFlow):
         self._key = key
 
     def _found(self) -> tuple[FilamanBambuddyConfigEntry, WriterRecord] | None:
-        entry: FilamanBambuddyConfigEntry | None = self.hass.config_entries.async_get_entry(
-            self._entry_id
-        )
-        if entry is None or entry.state is not ConfigEntryState.LOADED:
+        entry = _loaded_entry(self.hass, self._entry_id)
+        if entry is None:
             return None
         record = entry.runtime_data.consumption.other_writers().get(self._key)
         if record is None or record.choice is not WriterChoice.UNDECIDED:
@@ -984,8 +987,7 @@ class SecondWriterRepairFlow(RepairsFlow):
         return entry, record
 
     def _gone(self) -> RepairsFlowResult:
-        entry = self.hass.config_entries.async_get_entry(self._entry_id)
-        loaded = entry is not None and entry.state is ConfigEntryState.LOADED
+        loaded = _loaded_entry(self.hass, self._entry_id) is not None
         return self.async_abort(reason="already_answered" if loaded else "entry_not_loaded")
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
