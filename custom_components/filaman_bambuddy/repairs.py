@@ -313,12 +313,25 @@ def _sync_issues(hass: HomeAssistant, current: Mapping[str, _Issue], raised: set
     raised.update(current)
 
 
-def _loaded_entry(hass: HomeAssistant, entry_id: str) -> FilamanBambuddyConfigEntry | None:
-    """The entry a fix flow works for, while it is loaded (its runtime data exists only then)."""
-    entry: FilamanBambuddyConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
-    if entry is None or entry.state is not ConfigEntryState.LOADED:
-        return None
-    return entry
+class _EntryRepairFlow(RepairsFlow):
+    """A fix flow for one entry's issue; the entry may unload while its dialog is open."""
+
+    def __init__(self, entry_id: str) -> None:
+        self._entry_id = entry_id
+
+    def _entry(self) -> FilamanBambuddyConfigEntry | None:
+        """The entry while it is loaded (its runtime data exists only then)."""
+        entry: FilamanBambuddyConfigEntry | None = self.hass.config_entries.async_get_entry(
+            self._entry_id
+        )
+        if entry is None or entry.state is not ConfigEntryState.LOADED:
+            return None
+        return entry
+
+    def _gone(self) -> RepairsFlowResult:
+        """What the issue asked was answered meanwhile, or the entry is no longer loaded."""
+        loaded = self._entry() is not None
+        return self.async_abort(reason="already_answered" if loaded else "entry_not_loaded")
 
 
 def _unlinked_issue_id(entry_id: str, bambuddy_spool_id: int) -> str:
@@ -398,15 +411,12 @@ def _spool_label(spool: FilamanSpool) -> str:
     return " ".join(part for part in parts if part)
 
 
-class UnlinkedUsageRepairFlow(RepairsFlow):
+class UnlinkedUsageRepairFlow(_EntryRepairFlow):
     """Link the Bambuddy spool to a FilaMan spool (debits the held grams once), or dismiss."""
 
     def __init__(self, entry_id: str, bambuddy_spool_id: int) -> None:
-        self._entry_id = entry_id
+        super().__init__(entry_id)
         self._bambuddy_spool_id = bambuddy_spool_id
-
-    def _entry(self) -> FilamanBambuddyConfigEntry | None:
-        return _loaded_entry(self.hass, self._entry_id)
 
     def _placeholders(self, entry: FilamanBambuddyConfigEntry) -> dict[str, str]:
         link = entry.runtime_data.consumption.awaiting_links().get(self._bambuddy_spool_id)
@@ -566,15 +576,15 @@ def _spool_selector(options: list[SelectOptionDict]) -> SelectSelector:
     return SelectSelector(SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN))
 
 
-class TrayCaseRepairFlow(RepairsFlow):
+class TrayCaseRepairFlow(_EntryRepairFlow):
     """Assign a spool while the print runs; afterwards record the grams by hand, or dismiss."""
 
     def __init__(self, entry_id: str, case_id: str) -> None:
-        self._entry_id = entry_id
+        super().__init__(entry_id)
         self._case_id = case_id
 
     def _case(self) -> tuple[FilamanBambuddyConfigEntry, TrayCase] | None:
-        entry = _loaded_entry(self.hass, self._entry_id)
+        entry = self._entry()
         if entry is None:
             return None
         case = entry.runtime_data.consumption.tray_cases.cases.get(self._case_id)
@@ -837,23 +847,19 @@ def async_sync_held_issues(
     )
 
 
-class HeldForReviewRepairFlow(RepairsFlow):
+class HeldForReviewRepairFlow(_EntryRepairFlow):
     """Debit a held print's bookings as booked, or other amounts, or discard them: once."""
 
     def __init__(self, entry_id: str, print_key: str) -> None:
-        self._entry_id = entry_id
+        super().__init__(entry_id)
         self._print_key = print_key
 
     def _held(self) -> tuple[FilamanBambuddyConfigEntry, HeldPrint] | None:
-        entry = _loaded_entry(self.hass, self._entry_id)
+        entry = self._entry()
         if entry is None:
             return None
         held = entry.runtime_data.consumption.held_for_review().get(self._print_key)
         return None if held is None else (entry, held)
-
-    def _gone(self) -> RepairsFlowResult:
-        loaded = _loaded_entry(self.hass, self._entry_id) is not None
-        return self.async_abort(reason="already_answered" if loaded else "entry_not_loaded")
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         found = self._held()
@@ -970,25 +976,21 @@ def async_sync_writer_issues(
     )
 
 
-class SecondWriterRepairFlow(RepairsFlow):
+class SecondWriterRepairFlow(_EntryRepairFlow):
     """Who deducts this printer's prints: this integration, or the other tool."""
 
     def __init__(self, entry_id: str, key: str) -> None:
-        self._entry_id = entry_id
+        super().__init__(entry_id)
         self._key = key
 
     def _found(self) -> tuple[FilamanBambuddyConfigEntry, WriterRecord] | None:
-        entry = _loaded_entry(self.hass, self._entry_id)
+        entry = self._entry()
         if entry is None:
             return None
         record = entry.runtime_data.consumption.other_writers().get(self._key)
         if record is None or record.choice is not WriterChoice.UNDECIDED:
             return None
         return entry, record
-
-    def _gone(self) -> RepairsFlowResult:
-        loaded = _loaded_entry(self.hass, self._entry_id) is not None
-        return self.async_abort(reason="already_answered" if loaded else "entry_not_loaded")
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
         found = self._found()
